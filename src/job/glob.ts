@@ -38,7 +38,10 @@ export function matchGlob(pattern: string, name: string): boolean {
   if (!META.test(pattern)) return pattern === name;
   if (patternBuffer.length < pattern.length * 3) patternBuffer = new Uint8Array(pattern.length * 3);
   if (nameBuffer.length < name.length * 3) nameBuffer = new Uint8Array(name.length * 3);
-  const patternBytes = patternBuffer.subarray(0, encoder.encodeInto(pattern, patternBuffer).written);
+  const patternBytes = patternBuffer.subarray(
+    0,
+    encoder.encodeInto(pattern, patternBuffer).written,
+  );
   const nameBytes = nameBuffer.subarray(0, encoder.encodeInto(name, nameBuffer).written);
   return match(patternBytes, nameBytes);
 }

@@ -129,7 +129,21 @@ describe('matchGlob', () => {
   });
 
   it('never throws, whatever the pattern and name', () => {
-    const globChar = fc.constantFrom('*', '?', '[', ']', '^', '-', '\\', '/', 'a', 'b', 'é', '€', '😀');
+    const globChar = fc.constantFrom(
+      '*',
+      '?',
+      '[',
+      ']',
+      '^',
+      '-',
+      '\\',
+      '/',
+      'a',
+      'b',
+      'é',
+      '€',
+      '😀',
+    );
     const text = fc.oneof(
       fc.string({ unit: globChar, maxLength: 12 }),
       fc.string({ unit: 'binary', maxLength: 12 }),
