@@ -1,4 +1,4 @@
-export { parseGoDuration } from './go-duration.js';
+export { parseGoDuration } from '../go/duration.js';
 export {
   ConfigError,
   type ConfigNotice,

@@ -4,7 +4,7 @@
  * are parsed, so their syntax errors still count, and dropped.
  */
 
-import { goTrimSpace } from './go-strings.js';
+import { trimGoSpace } from '../go/text.js';
 
 /** A line `goini` would reject; fleetd refuses to start on it. */
 export class IniSyntaxError extends Error {
@@ -38,7 +38,7 @@ export function parseIni(text: string): Map<string, string> {
   let atTopLevel = true;
   for (let i = 0; i < lines.length; i++) {
     const startLine = i + 1;
-    let line = goTrimSpace(lines[i]!);
+    let line = trimGoSpace(lines[i]!);
     while (line.endsWith('\\')) {
       line = line.slice(0, -1);
       i++;
@@ -46,12 +46,12 @@ export function parseIni(text: string): Map<string, string> {
       if (next === undefined) {
         throw new IniSyntaxError(startLine, line, 'line continuation at end of file');
       }
-      line += goTrimSpace(next);
+      line += trimGoSpace(next);
     }
 
     if (line === '' || line.startsWith('#') || line.startsWith(';')) continue;
     if (line.startsWith('[') && line.endsWith(']')) {
-      atTopLevel = goTrimSpace(line.slice(1, -1)) === '';
+      atTopLevel = trimGoSpace(line.slice(1, -1)) === '';
       continue;
     }
 
@@ -66,7 +66,7 @@ function parseKeyValue(line: string): { key: string; value: string } | undefined
   const quoted = DOUBLE_QUOTED.exec(line) ?? SINGLE_QUOTED.exec(line);
   if (quoted !== null) return { key: quoted[1]!, value: quoted[2]! };
   const unquoted = UNQUOTED.exec(line);
-  if (unquoted !== null) return { key: unquoted[1]!, value: goTrimSpace(unquoted[2]!) };
+  if (unquoted !== null) return { key: unquoted[1]!, value: trimGoSpace(unquoted[2]!) };
   const empty = EMPTY_VALUE.exec(line);
   if (empty !== null) return { key: empty[1]!, value: '' };
   return undefined;

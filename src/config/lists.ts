@@ -1,6 +1,6 @@
 /** The two comma-separated option syntaxes of fleet v1.0, split exactly as it split them. */
 
-import { goTrimSpace } from './go-strings.js';
+import { trimGoSpace } from '../go/text.js';
 
 /**
  * fleet's `pkg.StringSlice`: split at commas, then strip spaces, `[` and `"` from the left
@@ -20,7 +20,7 @@ export function parseMetadata(value: string): Record<string, string> {
   for (const item of value.split(',')) {
     const eq = item.indexOf('=');
     if (eq === -1) continue;
-    pairs.set(goTrimSpace(item.slice(0, eq)), goTrimSpace(item.slice(eq + 1)));
+    pairs.set(trimGoSpace(item.slice(0, eq)), trimGoSpace(item.slice(eq + 1)));
   }
   // fromEntries defines own properties, so a key such as `__proto__` stays plain data.
   return Object.fromEntries(pairs);

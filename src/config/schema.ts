@@ -5,8 +5,8 @@
  */
 
 import { z } from 'zod';
-import { parseGoDuration } from './go-duration.js';
-import { parseGoBool, parseGoFloat, parseGoInt } from './go-strconv.js';
+import { parseGoDuration } from '../go/duration.js';
+import { parseGoBool, parseGoFloat, parseGoInt } from '../go/strconv.js';
 import { parseMetadata, splitStringSlice } from './lists.js';
 
 export interface FleetConfig {

@@ -1,4 +1,4 @@
-import { quoteString } from '../unit/go-text.js';
+import { quoteString } from '../go/text.js';
 import type { UnitFile } from '../unit/unit-file.js';
 import { isJobState, type JobState } from './types.js';
 

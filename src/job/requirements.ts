@@ -1,4 +1,4 @@
-import { goFields } from '../unit/go-text.js';
+import { goFields } from '../go/text.js';
 import { type UnitNameInfo, unitNameInfo } from '../unit/name.js';
 import { FLEET_SECTION, type UnitFile } from '../unit/unit-file.js';
 import type { Requirements } from './types.js';

@@ -1,8 +1,8 @@
+import { matchGlob } from '../go/path-match.js';
+import { quoteString } from '../go/text.js';
 import { deserializeUnitFile, type UnitOption } from '../unit/deserialize.js';
-import { quoteString } from '../unit/go-text.js';
 import { serializeUnitOptions } from '../unit/serialize.js';
 import { UnitFile } from '../unit/unit-file.js';
-import { matchGlob } from './glob.js';
 import { jobRequirements } from './requirements.js';
 
 /**

@@ -1,11 +1,11 @@
-import { concatBytes, GoBufferedReader, GoEOF } from './go-bufio.js';
+import { concatBytes, GoBufferedReader, GoEOF } from '../go/bufio.js';
 import {
   decodeUtf8,
   formatByteSlice,
   isGoSpace,
   trimGoSpace,
   trimGoSpaceBytes,
-} from './go-text.js';
+} from '../go/text.js';
 
 /** One `Name=Value` line of a unit file, in file order. */
 export interface UnitOption {

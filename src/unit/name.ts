@@ -1,4 +1,4 @@
-import { quoteRune, quoteString } from './go-text.js';
+import { quoteRune, quoteString } from '../go/text.js';
 
 /** The parts of a unit name that templates and specifiers use. */
 export interface UnitNameInfo {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseGoBool, parseGoFloat, parseGoInt } from '../../src/config/go-strconv.js';
+import { parseGoBool, parseGoFloat, parseGoInt } from '../../src/go/strconv.js';
 
 describe('Go value syntaxes of fleet options', () => {
   it('parses booleans exactly as strconv.ParseBool', () => {

@@ -1,4 +1,4 @@
-import { decodeRune, fullRune } from './go-text.js';
+import { decodeRune, fullRune } from './text.js';
 
 const DEFAULT_BUFFER_SIZE = 4096;
 const UTF_MAX = 4;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseGoDuration } from '../../src/config/go-duration.js';
+import { parseGoDuration } from '../../src/go/duration.js';
 
 describe('parseGoDuration (port of Go time.ParseDuration)', () => {
   it.each([

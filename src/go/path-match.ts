@@ -11,7 +11,7 @@
  * reports a match has been fully parsed, and fleet discards the error anyway.
  */
 
-import { decodeRune, RUNE_ERROR } from '../unit/go-text.js';
+import { decodeRune, RUNE_ERROR } from './text.js';
 
 const SLASH = 0x2f;
 const STAR = 0x2a;
@@ -28,22 +28,26 @@ const BAD_PATTERN = -2;
 
 const META = /[*?[\\]/;
 const encoder = new TextEncoder();
-// The engine matches every pattern against every unit on a candidate machine, so the UTF-8
-// forms go into reused buffers instead of two fresh arrays a call.
-let patternBuffer = new Uint8Array(256);
-let nameBuffer = new Uint8Array(256);
+
+// The engine matches the same few patterns against the same unit names over and over (each
+// unit placed on each candidate machine, every pass), so their UTF-8 forms are kept.
+const UTF8_CACHE_LIMIT = 65_536;
+const utf8Cache = new Map<string, Uint8Array>();
+
+function utf8(s: string): Uint8Array {
+  let bytes = utf8Cache.get(s);
+  if (bytes === undefined) {
+    if (utf8Cache.size >= UTF8_CACHE_LIMIT) utf8Cache.clear();
+    bytes = encoder.encode(s);
+    utf8Cache.set(s, bytes);
+  }
+  return bytes;
+}
 
 export function matchGlob(pattern: string, name: string): boolean {
   // Most Conflicts/Replaces values are plain unit names; they need no glob machinery at all.
   if (!META.test(pattern)) return pattern === name;
-  if (patternBuffer.length < pattern.length * 3) patternBuffer = new Uint8Array(pattern.length * 3);
-  if (nameBuffer.length < name.length * 3) nameBuffer = new Uint8Array(name.length * 3);
-  const patternBytes = patternBuffer.subarray(
-    0,
-    encoder.encodeInto(pattern, patternBuffer).written,
-  );
-  const nameBytes = nameBuffer.subarray(0, encoder.encodeInto(name, nameBuffer).written);
-  return match(patternBytes, nameBytes);
+  return match(utf8(pattern), utf8(name));
 }
 
 function match(pattern: Uint8Array, name: Uint8Array): boolean {

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { matchGlob } from '../../src/job/glob.js';
+import { matchGlob } from '../../src/go/path-match.js';
 
 // Go's src/path/match_test.go; every ErrBadPattern row is expected to be a non-match.
 const goMatchTests: [pattern: string, name: string, matched: boolean][] = [
