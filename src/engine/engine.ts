@@ -1,0 +1,226 @@
+import type { Logger } from 'pino';
+import { jobRequirements } from '../job/requirements.js';
+import type { Requirements } from '../job/types.js';
+import type { EngineFeed } from '../registry/engine-feed.js';
+import type { EngineLeadership } from '../registry/engine-leadership.js';
+import type { ScheduleWriter } from '../registry/schedule-writer.js';
+import type { UnitFileCache } from '../registry/unit-file-cache.js';
+import type { EngineTask } from './model.js';
+import { planPass } from './plan.js';
+
+export interface EngineOptions {
+  machineID: string;
+  feed: EngineFeed;
+  leadership: EngineLeadership;
+  writer: ScheduleWriter;
+  bodies: UnitFileCache;
+  log: Logger;
+  /** `engine_reconcile_interval`: the safety-net tick; watch events drive reconciles. */
+  reconcileIntervalMs: number;
+  /**
+   * How long a new leader waits for absent machines to re-register before moving their
+   * units away: the machine lease TTL etcd granted.
+   */
+  machineGraceMs: number;
+  /** False for fleet's `disable_watches`: re-list on every tick instead. */
+  watches: boolean;
+  now?: () => number;
+}
+
+/**
+ * fleet's engine: every fleetd runs one, one of them leads, and the leader keeps the
+ * schedule in line with the units and machines. Decisions are `planPass`'s; this class
+ * only runs passes, one at a time, and carries their changes out.
+ */
+export class Engine {
+  private readonly now: () => number;
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+  private pending = false;
+  private stopped = true;
+  private leaderSince: number | null = null;
+  private knownLeader: string | null = null;
+  private graceTimer: NodeJS.Timeout | null = null;
+  private requirementsCache = new Map<string, Requirements>();
+  private requirementsUsed = new Map<string, Requirements>();
+  private readonly bodiesInFlight = new Set<string>();
+
+  constructor(private readonly options: EngineOptions) {
+    this.now = options.now ?? Date.now;
+  }
+
+  async start(): Promise<void> {
+    this.stopped = false;
+    if (this.options.watches) await this.options.feed.watch();
+    this.trigger();
+  }
+
+  /**
+   * Stops reconciling. With `resign`, a leader gives leadership up at once (graceful
+   * shutdown) rather than leaving it to expire with its machine's lease.
+   */
+  async stop({ resign }: { resign: boolean }): Promise<void> {
+    this.stopped = true;
+    if (this.timer !== null) clearTimeout(this.timer);
+    if (this.graceTimer !== null) clearTimeout(this.graceTimer);
+    this.timer = null;
+    this.graceTimer = null;
+    await this.running;
+    await this.options.feed.stop();
+    if (resign) await this.options.leadership.resign();
+  }
+
+  /** Asks for a reconcile as soon as the current one (if any) is done. */
+  trigger(): void {
+    if (this.stopped) return;
+    this.pending = true;
+    if (this.running === null) this.running = this.runPending();
+  }
+
+  private async runPending(): Promise<void> {
+    while (this.pending && !this.stopped) {
+      this.pending = false;
+      if (this.timer !== null) clearTimeout(this.timer);
+      try {
+        await this.reconcile();
+      } catch (err) {
+        this.options.log.error({ err }, 'Engine reconciliation failed');
+      }
+      if (!this.stopped) {
+        this.timer = setTimeout(() => this.trigger(), this.options.reconcileIntervalMs);
+      }
+    }
+    this.running = null;
+  }
+
+  private async reconcile(): Promise<void> {
+    const { feed, leadership, log, machineID } = this.options;
+    if (!this.options.watches) await feed.relist();
+    if (!(await this.ensureLeadership())) return;
+
+    const started = this.now();
+    const snapshot = feed.snapshot();
+    const plan = planPass(
+      snapshot,
+      (name, hash) => this.requirementsOf(name, hash),
+      this.unconfirmedMachines(snapshot.placements, snapshot.machines),
+    );
+    // Requirements of units that are gone are not kept past the pass that stopped using them.
+    this.requirementsCache = this.requirementsUsed;
+    this.requirementsUsed = new Map();
+    const fence = leadership.fence;
+    if (plan.changes.length > 0 && fence !== null) {
+      const applied = await this.options.writer.apply(fence, plan.changes);
+      const appliedUnits = new Set(applied.map((change) => change.unitName));
+      for (const task of plan.tasks) {
+        if (appliedUnits.has(task.unitName)) logTask(log, task);
+      }
+      if (applied.length < plan.changes.length) {
+        log.debug(
+          { skipped: plan.changes.length - applied.length, machineID },
+          'Engine changes lost a race; deciding again on the next pass',
+        );
+        this.pending = true;
+      }
+    }
+    const elapsed = this.now() - started;
+    const level = elapsed > this.options.reconcileIntervalMs ? 'warn' : 'debug';
+    log[level](`Engine completed reconciliation in ${elapsed}ms`);
+  }
+
+  /** Campaigns when not leading; notices a lost leadership; true while this engine leads. */
+  private async ensureLeadership(): Promise<boolean> {
+    const { feed, leadership, log, machineID } = this.options;
+    const recordedLeader = feed.snapshot().leaderMachineID;
+    if (leadership.fence !== null && recordedLeader !== machineID) {
+      leadership.lose();
+      this.leaderSince = null;
+      log.error(
+        'Engine leadership lost, renewal failed: leader key no longer held by this machine',
+      );
+    }
+    if (leadership.fence !== null) return true;
+
+    const leader = await leadership.campaign();
+    if (leadership.fence !== null) {
+      this.leaderSince = this.now();
+      this.knownLeader = machineID;
+      log.info('Engine leadership acquired');
+      return true;
+    }
+    const leaderID = leader?.machineID ?? null;
+    if (leaderID !== this.knownLeader) {
+      if (leaderID !== null) log.info(`Engine leader is ${leaderID}`);
+      this.knownLeader = leaderID;
+    }
+    return false;
+  }
+
+  /**
+   * Machines that hold placements but are absent, while this engine has led for less than
+   * the grace period: after an election they may simply not have re-registered yet.
+   */
+  private unconfirmedMachines(
+    placements: ReadonlyMap<string, { machineID: string }>,
+    machines: ReadonlyMap<string, unknown>,
+  ): Set<string> {
+    const unconfirmed = new Set<string>();
+    if (this.leaderSince === null) return unconfirmed;
+    const inGrace = this.now() - this.leaderSince < this.options.machineGraceMs;
+    if (!inGrace) return unconfirmed;
+    for (const { machineID } of placements.values()) {
+      if (!machines.has(machineID)) unconfirmed.add(machineID);
+    }
+    if (unconfirmed.size > 0 && this.graceTimer === null) {
+      const graceLeft = this.options.machineGraceMs - (this.now() - this.leaderSince);
+      this.graceTimer = setTimeout(() => {
+        this.graceTimer = null;
+        this.trigger();
+      }, graceLeft);
+    }
+    return unconfirmed;
+  }
+
+  /** A unit's requirements under its own name; undefined until its body has been fetched. */
+  private requirementsOf(name: string, hash: string): Requirements | undefined {
+    const cacheKey = `${hash}/${name}`;
+    let requirements = this.requirementsCache.get(cacheKey);
+    if (requirements === undefined) {
+      const unitFile = this.options.bodies.cached(hash);
+      if (unitFile === undefined) {
+        this.fetchBody(hash);
+        return undefined;
+      }
+      requirements = jobRequirements(name, unitFile);
+    }
+    this.requirementsUsed.set(cacheKey, requirements);
+    return requirements;
+  }
+
+  private fetchBody(hash: string): void {
+    if (this.bodiesInFlight.has(hash)) return;
+    this.bodiesInFlight.add(hash);
+    this.options.bodies
+      .get(hash)
+      .then(() => this.trigger())
+      .catch((err: unknown) =>
+        this.options.log.warn(
+          { err, hash },
+          'Unable to read unit file; its units are not scheduled',
+        ),
+      )
+      .finally(() => this.bodiesInFlight.delete(hash));
+  }
+}
+
+/** The lines fleet's engine logged for each task; operators and tests grep for them. */
+function logTask(log: Logger, task: EngineTask): void {
+  if (task.type === 'AttemptScheduleUnit') {
+    log.info(`Scheduled Unit(${task.unitName}) to Machine(${task.machineID})`);
+  } else {
+    log.info(`Unscheduled Job(${task.unitName}) from Machine(${task.machineID})`);
+  }
+  log.info(
+    `EngineReconciler completed task: {Type: ${task.type}, JobName: ${task.unitName}, MachineID: ${task.machineID}, Reason: ${JSON.stringify(task.reason)}}`,
+  );
+}

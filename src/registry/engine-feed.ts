@@ -1,0 +1,133 @@
+import type { Etcd3 } from 'etcd3';
+import { RegistryKeys } from './keys.js';
+import { type Machine, mergeMetadata } from './machine-store.js';
+import { PrefixMirror } from './prefix-mirror.js';
+import {
+  decodeRecord,
+  leaderRecordSchema,
+  machineRecordSchema,
+  type UnitRecord,
+  unitRecordSchema,
+} from './records.js';
+import type { BadRecordHandler } from './unit-store.js';
+
+/** What the engine decides from: every unit, every placement, every live machine. */
+export interface EngineSnapshot {
+  units: ReadonlyMap<string, { record: UnitRecord; modRevision: string }>;
+  placements: ReadonlyMap<string, { machineID: string; modRevision: string }>;
+  /** Live machines with merged metadata, by ID. */
+  machines: ReadonlyMap<string, Machine>;
+  /** Machine ID of the engine leader, or null when nobody leads. */
+  leaderMachineID: string | null;
+}
+
+/**
+ * The engine's view of the registry, kept current by watches on exactly the prefixes the
+ * engine decides from (not unit states or schedules, which churn). `onChange` fires after
+ * every update; decoding happens once per change, when a snapshot is asked for.
+ */
+export class EngineFeed {
+  private readonly mirrors: {
+    units: PrefixMirror;
+    placements: PrefixMirror;
+    machines: PrefixMirror;
+    metadata: PrefixMirror;
+    leader: PrefixMirror;
+  };
+  private cached: EngineSnapshot | null = null;
+
+  constructor(
+    etcd: Etcd3,
+    private readonly keys: RegistryKeys,
+    onChange: () => void,
+    private readonly onBadRecord: BadRecordHandler,
+  ) {
+    const changed = () => {
+      this.cached = null;
+      onChange();
+    };
+    this.mirrors = {
+      units: new PrefixMirror(etcd, keys.unitsPrefix, changed),
+      placements: new PrefixMirror(etcd, keys.placementsPrefix, changed),
+      machines: new PrefixMirror(etcd, keys.machinesPrefix, changed),
+      metadata: new PrefixMirror(etcd, keys.allMachineMetadataPrefix, changed),
+      leader: new PrefixMirror(etcd, keys.engineLeader, changed),
+    };
+  }
+
+  /** Starts watching; resolves once every prefix has been listed. */
+  async watch(): Promise<void> {
+    await Promise.all(Object.values(this.mirrors).map((mirror) => mirror.watch()));
+  }
+
+  /** Re-lists every prefix: the reconcile-tick path when watches are disabled. */
+  async relist(): Promise<void> {
+    await Promise.all(Object.values(this.mirrors).map((mirror) => mirror.relist()));
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(Object.values(this.mirrors).map((mirror) => mirror.stop()));
+  }
+
+  snapshot(): EngineSnapshot {
+    this.cached ??= this.decode();
+    return this.cached;
+  }
+
+  private decode(): EngineSnapshot {
+    const { unitsPrefix, placementsPrefix, machinesPrefix, allMachineMetadataPrefix } = this.keys;
+    const units = new Map<string, { record: UnitRecord; modRevision: string }>();
+    for (const [key, { value, modRevision }] of this.mirrors.units.values) {
+      const name = RegistryKeys.nameUnder(unitsPrefix, key);
+      const record =
+        name === null
+          ? null
+          : this.tryDecode(() => decodeRecord(unitRecordSchema, key, value), key);
+      if (record !== null && record.name === name) units.set(name, { record, modRevision });
+    }
+
+    const placements = new Map<string, { machineID: string; modRevision: string }>();
+    for (const [key, { value, modRevision }] of this.mirrors.placements.values) {
+      const name = RegistryKeys.nameUnder(placementsPrefix, key);
+      if (name !== null && value !== '') placements.set(name, { machineID: value, modRevision });
+    }
+
+    const dynamic = new Map<string, Map<string, string>>();
+    for (const [key, { value }] of this.mirrors.metadata.values) {
+      const pair = RegistryKeys.pairUnder(allMachineMetadataPrefix, key);
+      if (pair === null) continue;
+      const forMachine = dynamic.get(pair[0]) ?? new Map<string, string>();
+      forMachine.set(pair[1], value);
+      dynamic.set(pair[0], forMachine);
+    }
+
+    const machines = new Map<string, Machine>();
+    for (const [key, { value }] of this.mirrors.machines.values) {
+      if (RegistryKeys.nameUnder(machinesPrefix, key) === null) continue;
+      const record = this.tryDecode(() => decodeRecord(machineRecordSchema, key, value), key);
+      if (record === null) continue;
+      const { sessionToken: _, ...machine } = record;
+      machines.set(machine.id, {
+        ...machine,
+        metadata: mergeMetadata(machine.metadata, dynamic.get(machine.id)),
+      });
+    }
+
+    const leaderKey = this.keys.engineLeader;
+    const leaderValue = this.mirrors.leader.values.get(leaderKey)?.value;
+    const leader =
+      leaderValue === undefined
+        ? null
+        : this.tryDecode(() => decodeRecord(leaderRecordSchema, leaderKey, leaderValue), leaderKey);
+    return { units, placements, machines, leaderMachineID: leader?.machineID ?? null };
+  }
+
+  private tryDecode<T>(decode: () => T, key: string): T | null {
+    try {
+      return decode();
+    } catch (err) {
+      this.onBadRecord(key, err as Error);
+      return null;
+    }
+  }
+}

@@ -1,0 +1,85 @@
+import { readFileSync } from 'node:fs';
+import { Etcd3, type IOptions } from 'etcd3';
+
+/**
+ * How to reach etcd, in the terms of fleet.conf (`etcd_servers`, `etcd_cafile`, `etcd_certfile`,
+ * `etcd_keyfile`, `etcd_username`, `etcd_password`, `etcd_request_timeout`). An empty string
+ * means "not set", as in fleet.
+ */
+export interface EtcdConnectionConfig {
+  endpoints: readonly string[];
+  caFile: string;
+  certFile: string;
+  keyFile: string;
+  username: string;
+  password: string;
+  requestTimeoutMs: number;
+}
+
+// The watch and lease keepalive streams are long-lived, so a dead peer (cable pulled, host
+// frozen) is only noticed through HTTP/2 pings. etcd refuses pings more often than every 5 s
+// (--grpc-keepalive-min-time) with "too many pings", so stay above that.
+const KEEPALIVE_INTERVAL_MS = 10_000;
+const KEEPALIVE_TIMEOUT_MS = 5_000;
+
+function readConfiguredFile(option: string, path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new Error(`cannot read ${option} ${JSON.stringify(path)}: ${(err as Error).message}`);
+  }
+}
+
+function tlsCredentials(config: EtcdConnectionConfig): IOptions['credentials'] {
+  // As in fleet, the TLS files only matter for https endpoints; etcd3 would otherwise speak
+  // TLS to every endpoint once it has credentials.
+  if (!config.endpoints.some((endpoint) => endpoint.startsWith('https://'))) return undefined;
+  if (config.caFile === '' && config.certFile === '' && config.keyFile === '') return undefined;
+  if ((config.certFile === '') !== (config.keyFile === '')) {
+    throw new Error('etcd_certfile and etcd_keyfile must be given together');
+  }
+  return {
+    rootCertificate:
+      config.caFile === ''
+        ? // etcd3 types this as a Buffer but hands it to grpc's createSsl, where null selects
+          // the system's root certificates: a client certificate without a CA file.
+          (null as unknown as Buffer)
+        : readConfiguredFile('etcd_cafile', config.caFile),
+    ...(config.certFile === ''
+      ? {}
+      : {
+          certChain: readConfiguredFile('etcd_certfile', config.certFile),
+          privateKey: readConfiguredFile('etcd_keyfile', config.keyFile),
+        }),
+  };
+}
+
+/** Translates our configuration into the options of the etcd3 client. */
+export function etcdClientOptions(config: EtcdConnectionConfig): IOptions {
+  if (config.endpoints.length === 0) throw new Error('etcd_servers lists no endpoint');
+  const credentials = tlsCredentials(config);
+  const requestTimeoutMs = config.requestTimeoutMs;
+  return {
+    hosts: [...config.endpoints],
+    ...(credentials === undefined ? {} : { credentials }),
+    ...(config.username === ''
+      ? {}
+      : { auth: { username: config.username, password: config.password } }),
+    // A deadline on every unary call; streams (watch, lease keepalive) live indefinitely.
+    // etcd3 retries a failed call up to 3 times, each attempt with a fresh deadline.
+    defaultCallOptions: (context) =>
+      context.isStream ? {} : { deadline: Date.now() + requestTimeoutMs },
+    grpcOptions: {
+      'grpc.keepalive_time_ms': KEEPALIVE_INTERVAL_MS,
+      'grpc.keepalive_timeout_ms': KEEPALIVE_TIMEOUT_MS,
+    },
+  };
+}
+
+/**
+ * Connects lazily: no request is made until the first call. Stop every watch on the client
+ * before closing it, or etcd3 keeps retrying the watch stream (and the process alive).
+ */
+export function createEtcdClient(config: EtcdConnectionConfig): Etcd3 {
+  return new Etcd3(etcdClientOptions(config));
+}

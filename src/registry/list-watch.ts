@@ -1,0 +1,293 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { type IKeyValue, type IWatchResponse, type Namespace, Range, type Watcher } from 'etcd3';
+
+/** A key as the list saw it. */
+export interface KeyValueRecord {
+  key: string;
+  value: string;
+  modRevision: bigint;
+}
+
+/** One change after the list. A delete carries an empty value. */
+export interface WatchEvent {
+  type: 'put' | 'delete';
+  key: string;
+  value: string;
+  modRevision: bigint;
+}
+
+export interface ListWatchHandlers {
+  /**
+   * The whole prefix as of `revision`. Called first, and again whenever the watch cannot be
+   * resumed (the history it needed was compacted) or a handler threw: the receiver replaces
+   * everything it knew.
+   */
+  onReset(records: KeyValueRecord[], revision: bigint): void;
+  /** Every change after the last reset, in revision order, each exactly once. */
+  onEvent(event: WatchEvent): void;
+  /** Trouble the helper recovers from by itself (etcd unreachable, watch canceled). */
+  onError?(err: Error): void;
+}
+
+export interface ListWatchOptions {
+  /** Keys per Range request while listing; bounds the size of one response. */
+  pageSize?: number;
+}
+
+export interface WatchHandle {
+  /** Settles once the first snapshot was delivered and etcd acknowledged the watch. */
+  readonly ready: Promise<void>;
+  /** Stops watching; no handler runs after it resolves. Always returns promptly. */
+  stop(): Promise<void>;
+}
+
+// Kept well below grpc-js's 4 MiB default limit on one received message, even for unit files.
+const DEFAULT_PAGE_SIZE = 500;
+const RETRY_INITIAL_MS = 100;
+const RETRY_MAX_MS = 5_000;
+// etcd3's Watcher.cancel() waits for an answer that may never come (see releaseWatcher).
+const CANCEL_TIMEOUT_MS = 1_000;
+
+type WatchOutcome = 'resume' | 'relist' | 'stopped';
+
+function toRecord(kv: IKeyValue): KeyValueRecord {
+  return {
+    key: kv.key.toString('utf8'),
+    value: kv.value.toString('utf8'),
+    modRevision: BigInt(kv.mod_revision),
+  };
+}
+
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+/**
+ * Detaches a watcher that etcd still knows. etcd3 (1.1.2) sends a cancel request and waits for
+ * the watcher's 'end', which never comes if the stream breaks meanwhile or etcd no longer knows
+ * the id, so the wait is bounded. Never call this for a watcher etcd canceled itself: etcd3
+ * has already dropped it, yet sends the cancel; etcd 3.4 still answers it, and etcd3, finding
+ * no watcher for the answer, throws from its stream handler and takes the process down
+ * ("Failed to find watcher for IWatchResponse").
+ */
+async function releaseWatcher(watcher: Watcher): Promise<void> {
+  const cancelled = Promise.resolve()
+    .then(() => watcher.cancel())
+    .catch(() => undefined);
+  await Promise.race([cancelled, sleep(CANCEL_TIMEOUT_MS, undefined, { ref: false })]);
+}
+
+/**
+ * The informer pattern over one etcd prefix: list it (paged, at one revision), hand the snapshot
+ * to `onReset`, then watch from the next revision and hand every change to `onEvent`.
+ *
+ * The resume revision is our own: etcd3 resumes a broken watch from the revision in the last
+ * response header, which for the watch's creation acknowledgement and for catch-up batches is
+ * the store's current revision, ahead of events not yet delivered. So each broken watcher is
+ * dropped and a new one created from the revision after the last event seen.
+ */
+export function listThenWatch(
+  client: Namespace,
+  prefix: string,
+  handlers: ListWatchHandlers,
+  options: ListWatchOptions = {},
+): WatchHandle {
+  // A namespace of its own (same keys, same connections) gives this helper a watch stream of
+  // its own in etcd3. When etcd cancels our watcher just as we cancel it, etcd3 closes a stream
+  // left without watchers before etcd's reply to our cancel can arrive; on a shared stream that
+  // reply would reach the crash described at releaseWatcher.
+  const ownStream = client.namespace('');
+  return new PrefixListWatch(ownStream, prefix, handlers, options.pageSize ?? DEFAULT_PAGE_SIZE);
+}
+
+class PrefixListWatch implements WatchHandle {
+  readonly ready: Promise<void>;
+  private markReady!: () => void;
+  private failReady!: (err: Error) => void;
+  private stopped = false;
+  private needsList = true;
+  /** The first revision whose events have not been delivered. */
+  private resumeRevision = 0n;
+  private retryDelayMs = RETRY_INITIAL_MS;
+  /** The only watcher whose events count; etcd3 may still emit on ones we dropped. */
+  private current: Watcher | undefined;
+  private endCurrentWatch: ((outcome: WatchOutcome) => void) | undefined;
+  private endPause: (() => void) | undefined;
+
+  constructor(
+    private readonly client: Namespace,
+    private readonly prefix: string,
+    private readonly handlers: ListWatchHandlers,
+    private readonly pageSize: number,
+  ) {
+    this.ready = new Promise((resolve, reject) => {
+      this.markReady = resolve;
+      this.failReady = reject;
+    });
+    // A caller that stops without ever awaiting `ready` must not get an unhandled rejection.
+    this.ready.catch(() => undefined);
+    void this.run();
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.failReady(new Error(`list-then-watch of ${this.prefix} stopped before it was ready`));
+    this.endPause?.();
+    const watcher = this.current;
+    this.endCurrentWatch?.('stopped');
+    if (watcher !== undefined) await releaseWatcher(watcher);
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopped) {
+      try {
+        if (this.needsList) await this.list();
+        if (this.stopped) return;
+        // Still set if onReset threw: list again rather than watch from a view it rejected.
+        if (!this.needsList && (await this.watch()) === 'stopped') return;
+      } catch (err) {
+        this.report(asError(err));
+      }
+      await this.pause();
+    }
+  }
+
+  private async list(): Promise<void> {
+    const whole = Range.prefix(this.prefix);
+    const records: KeyValueRecord[] = [];
+    let revision: string | undefined;
+    let start = whole.start;
+    for (;;) {
+      const query = this.client.getAll().inRange(new Range(start, whole.end)).limit(this.pageSize);
+      // Later pages read at the first page's revision, so the pages form one snapshot.
+      if (revision !== undefined) query.revision(revision);
+      const page = await query.exec();
+      if (this.stopped) return;
+      revision ??= page.header.revision;
+      records.push(...page.kvs.map(toRecord));
+      const last = page.kvs.at(-1);
+      if (!page.more || last === undefined) break;
+      start = Buffer.concat([last.key, Buffer.from([0])]);
+    }
+    const snapshotRevision = BigInt(revision);
+    this.needsList = false;
+    this.resumeRevision = snapshotRevision + 1n;
+    this.deliver(() => this.handlers.onReset(records, snapshotRevision));
+  }
+
+  /** Watches until the watch breaks or stop() is called. */
+  private watch(): Promise<WatchOutcome> {
+    return new Promise((resolve) => {
+      const watcher = this.client
+        .watch()
+        .prefix(this.prefix)
+        .startRevision(this.resumeRevision.toString())
+        .watcher();
+      this.current = watcher;
+      this.endCurrentWatch = (outcome) => {
+        if (this.current !== watcher) return;
+        this.current = undefined;
+        this.endCurrentWatch = undefined;
+        resolve(outcome);
+      };
+      const end = (outcome: WatchOutcome) => this.endCurrentWatch?.(outcome);
+      watcher.on('connected', () => {
+        if (this.current !== watcher) return;
+        this.retryDelayMs = RETRY_INITIAL_MS;
+        this.markReady();
+      });
+      watcher.on('data', (response) => {
+        if (this.current !== watcher) return;
+        if (!this.apply(response)) {
+          end('relist');
+          void releaseWatcher(watcher);
+        }
+      });
+      watcher.on('disconnected', (err) => {
+        if (this.current !== watcher) return;
+        this.report(err);
+        end('resume');
+        // Left attached, etcd3 would re-create this watch itself from its own revision.
+        void releaseWatcher(watcher);
+      });
+      // etcd canceled the watch: in etcd 3.4 that is what a compacted start revision gets
+      // (a response with canceled=true and compact_revision set, after the created ack).
+      // etcd3 drops compact_revision and emits only "Watcher canceled: <reason>", and has
+      // already forgotten the watcher. Whatever the reason, resuming is impossible: list again.
+      // This listener also stays for good: an 'error' without one would throw inside etcd3.
+      watcher.on('error', (err) => {
+        if (this.current !== watcher) return;
+        this.report(new Error(`watch of ${this.prefix} canceled, listing again: ${err.message}`));
+        this.needsList = true;
+        end('relist');
+      });
+    });
+  }
+
+  /** Delivers one watch response; false if a handler failed and the view must be rebuilt. */
+  private apply(response: IWatchResponse): boolean {
+    if (response.events.length === 0) {
+      // A progress notification: etcd sends these only to watchers that have been sent every
+      // event up to the header's revision, so a quiet prefix's resume point moves on too.
+      const progress = BigInt(response.header.revision) + 1n;
+      if (progress > this.resumeRevision) this.resumeRevision = progress;
+      return true;
+    }
+    // All events of one revision come in one response, so comparing with the resume point as
+    // it was before this response drops exactly the events a previous watcher delivered.
+    const firstUndelivered = this.resumeRevision;
+    for (const event of response.events) {
+      const record = toRecord(event.kv);
+      if (record.modRevision < firstUndelivered) continue;
+      const type = event.type === 'Delete' ? 'delete' : 'put';
+      const delivered = this.deliver(() =>
+        this.handlers.onEvent({
+          type,
+          key: record.key,
+          value: type === 'delete' ? '' : record.value,
+          modRevision: record.modRevision,
+        }),
+      );
+      if (!delivered) return false;
+      if (record.modRevision >= this.resumeRevision) this.resumeRevision = record.modRevision + 1n;
+    }
+    return true;
+  }
+
+  /** Runs a handler; a throwing handler's view is suspect, so it gets a fresh list. */
+  private deliver(call: () => void): boolean {
+    if (this.stopped) return true;
+    try {
+      call();
+      return true;
+    } catch (err) {
+      this.report(asError(err));
+      this.needsList = true;
+      return false;
+    }
+  }
+
+  private report(err: Error): void {
+    if (this.stopped) return;
+    try {
+      this.handlers.onError?.(err);
+    } catch {
+      // The error handler's own failure has nowhere further to go.
+    }
+  }
+
+  private pause(): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    const delayMs = this.retryDelayMs;
+    this.retryDelayMs = Math.min(delayMs * 2, RETRY_MAX_MS);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => this.endPause?.(), delayMs);
+      this.endPause = () => {
+        clearTimeout(timer);
+        this.endPause = undefined;
+        resolve();
+      };
+    });
+  }
+}

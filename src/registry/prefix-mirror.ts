@@ -1,0 +1,71 @@
+import type { Etcd3 } from 'etcd3';
+import { listThenWatch, type WatchHandle } from './list-watch.js';
+
+/** A key's value and the revision that last wrote it (the base of optimistic writes). */
+export interface MirroredValue {
+  value: string;
+  modRevision: string;
+}
+
+/**
+ * An in-memory copy of every key under a prefix, kept current by a watch (or by re-listing
+ * when watches are disabled, fleet's `disable_watches`). Readers get the whole picture
+ * without a round trip; `onChange` fires after every update so a reconciler can react.
+ */
+export class PrefixMirror {
+  private readonly entries = new Map<string, MirroredValue>();
+  private handle: WatchHandle | null = null;
+
+  constructor(
+    private readonly etcd: Etcd3,
+    readonly prefix: string,
+    private readonly onChange: () => void,
+  ) {}
+
+  get values(): ReadonlyMap<string, MirroredValue> {
+    return this.entries;
+  }
+
+  /** Lists the prefix and keeps watching it; resolves once the first listing is in. */
+  async watch(): Promise<void> {
+    this.handle = listThenWatch(this.etcd, this.prefix, {
+      onReset: (kvs) => {
+        this.entries.clear();
+        for (const kv of kvs) {
+          this.entries.set(kv.key, { value: kv.value, modRevision: kv.modRevision.toString() });
+        }
+        this.onChange();
+      },
+      onEvent: (event) => {
+        if (event.type === 'delete') this.entries.delete(event.key);
+        else {
+          this.entries.set(event.key, {
+            value: event.value,
+            modRevision: event.modRevision.toString(),
+          });
+        }
+        this.onChange();
+      },
+    });
+    await this.handle.ready;
+  }
+
+  /** Replaces the copy with a fresh listing: the periodic path when watches are disabled. */
+  async relist(): Promise<void> {
+    const response = await this.etcd.getAll().prefix(this.prefix).exec();
+    this.entries.clear();
+    for (const kv of response.kvs) {
+      this.entries.set(kv.key.toString(), {
+        value: kv.value.toString(),
+        modRevision: kv.mod_revision,
+      });
+    }
+    this.onChange();
+  }
+
+  async stop(): Promise<void> {
+    const handle = this.handle;
+    this.handle = null;
+    await handle?.stop();
+  }
+}

@@ -1,0 +1,78 @@
+import { z } from 'zod';
+import { JOB_STATES } from '../job/types.js';
+
+/**
+ * The JSON values stored in etcd. Every value read back goes through these schemas: etcd
+ * is shared with other fleetd versions and with operators' etcdctl, so a value may be
+ * anything, and a bad one is reported and skipped, never trusted.
+ */
+
+const hash = z.string().regex(/^[0-9a-f]{40}$/, 'expected a 40-digit hex SHA-1');
+const jobState = z.enum(JOB_STATES);
+
+/** `units/<name>`: what a user submitted and wants. */
+export const unitRecordSchema = z.object({
+  name: z.string().min(1),
+  hash,
+  desiredState: jobState,
+});
+export type UnitRecord = z.infer<typeof unitRecordSchema>;
+
+/** `schedule/<machine>/<name>` and `global/<name>`: what an agent runs, and in which state. */
+export const scheduleEntrySchema = z.object({
+  hash,
+  desiredState: jobState,
+});
+export type ScheduleEntry = z.infer<typeof scheduleEntrySchema>;
+
+/** `machines/<id>`: a live machine, as its fleetd registered it. */
+export const machineRecordSchema = z.object({
+  id: z.string().min(1),
+  publicIP: z.string(),
+  metadata: z.record(z.string(), z.string()),
+  capabilities: z.object({ disableEngine: z.boolean() }),
+  version: z.string(),
+  /** Identifies the fleetd process that registered; see docs/registry.md. */
+  sessionToken: z.string(),
+});
+export type MachineRecord = z.infer<typeof machineRecordSchema>;
+
+/** `states/<name>/<machine>`: what systemd reports for a unit on one machine. */
+export const unitStateRecordSchema = z.object({
+  loadState: z.string(),
+  activeState: z.string(),
+  subState: z.string(),
+  hash,
+  /** The agent has asked systemd to start the unit (fleet's `job-state` heartbeat). */
+  launched: z.boolean(),
+});
+export type UnitStateRecord = z.infer<typeof unitStateRecordSchema>;
+
+/** `engine/leader`: the machine whose engine schedules. */
+export const leaderRecordSchema = z.object({ machineID: z.string().min(1) });
+export type LeaderRecord = z.infer<typeof leaderRecordSchema>;
+
+export class RecordDecodeError extends Error {
+  override name = 'RecordDecodeError';
+}
+
+/** Parses a stored JSON value; the error names the key and what is wrong with it. */
+export function decodeRecord<T>(schema: z.ZodType<T>, key: string, value: string): T {
+  let json: unknown;
+  try {
+    json = JSON.parse(value);
+  } catch {
+    throw new RecordDecodeError(`value of ${key} is not JSON`);
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue?.path.length ? ` at ${issue.path.join('.')}` : '';
+    throw new RecordDecodeError(`value of ${key} is invalid${where}: ${issue?.message ?? ''}`);
+  }
+  return parsed.data;
+}
+
+export function encodeRecord(record: object): string {
+  return JSON.stringify(record);
+}

@@ -1,0 +1,40 @@
+import type { Etcd3 } from 'etcd3';
+import { ClusterView } from './cluster-view.js';
+import { RegistryKeys } from './keys.js';
+import { MachineStore } from './machine-store.js';
+import { ScheduleWriter } from './schedule-writer.js';
+import { StateStore } from './state-store.js';
+import { UnitFileCache } from './unit-file-cache.js';
+import { type BadRecordHandler, UnitStore } from './unit-store.js';
+
+/** The registry's stores over one etcd client and key prefix, sharing one unit-file cache. */
+export interface Registry {
+  etcd: Etcd3;
+  keys: RegistryKeys;
+  bodies: UnitFileCache;
+  units: UnitStore;
+  machines: MachineStore;
+  states: StateStore;
+  cluster: ClusterView;
+  scheduleWriter: ScheduleWriter;
+  onBadRecord: BadRecordHandler;
+}
+
+export function openRegistry(etcd: Etcd3, prefix: string, onBadRecord: BadRecordHandler): Registry {
+  const keys = new RegistryKeys(prefix);
+  const bodies = new UnitFileCache(etcd, keys);
+  const units = new UnitStore(etcd, keys, bodies, onBadRecord);
+  const machines = new MachineStore(etcd, keys, onBadRecord);
+  const states = new StateStore(etcd, keys, onBadRecord);
+  return {
+    etcd,
+    keys,
+    bodies,
+    units,
+    machines,
+    states,
+    cluster: new ClusterView(etcd, keys, units, machines, states),
+    scheduleWriter: new ScheduleWriter(etcd, keys),
+    onBadRecord,
+  };
+}

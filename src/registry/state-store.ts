@@ -1,0 +1,53 @@
+import type { Etcd3 } from 'etcd3';
+import { RegistryKeys } from './keys.js';
+import { decodeRecord, type UnitStateRecord, unitStateRecordSchema } from './records.js';
+import type { BadRecordHandler } from './unit-store.js';
+
+/** What systemd reports for one unit on one machine. */
+export interface UnitState extends UnitStateRecord {
+  name: string;
+  machineID: string;
+}
+
+/** Unit states as agents published them; each vanishes with its machine's lease. */
+export class StateStore {
+  constructor(
+    private readonly etcd: Etcd3,
+    private readonly keys: RegistryKeys,
+    private readonly onBadRecord: BadRecordHandler,
+  ) {}
+
+  /** Every published state, sorted by unit name, then machine ID. */
+  async list(): Promise<UnitState[]> {
+    const response = await this.etcd.getAll().prefix(this.keys.statesPrefix).exec();
+    return this.decode(response.kvs).sort(
+      (a, b) => compare(a.name, b.name) || compare(a.machineID, b.machineID),
+    );
+  }
+
+  /** The states of one unit, one per machine that reports it, sorted by machine ID. */
+  async forUnit(name: string): Promise<UnitState[]> {
+    const response = await this.etcd.getAll().prefix(this.keys.unitStatesPrefix(name)).exec();
+    return this.decode(response.kvs).sort((a, b) => compare(a.machineID, b.machineID));
+  }
+
+  private decode(kvs: ReadonlyArray<{ key: Buffer; value: Buffer }>): UnitState[] {
+    const states: UnitState[] = [];
+    for (const kv of kvs) {
+      const key = kv.key.toString();
+      const pair = RegistryKeys.pairUnder(this.keys.statesPrefix, key);
+      if (pair === null) continue;
+      try {
+        const record = decodeRecord(unitStateRecordSchema, key, kv.value.toString());
+        states.push({ ...record, name: pair[0], machineID: pair[1] });
+      } catch (err) {
+        this.onBadRecord(key, err as Error);
+      }
+    }
+    return states;
+  }
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

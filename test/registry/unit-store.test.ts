@@ -1,0 +1,143 @@
+import { randomUUID } from 'node:crypto';
+import { Etcd3 } from 'etcd3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openRegistry, type Registry } from '../../src/registry/registry.js';
+import { UnitFile } from '../../src/unit/unit-file.js';
+import { type EtcdCluster, startEtcd } from '../support/etcd.js';
+
+let etcd: EtcdCluster;
+let client: Etcd3;
+const badRecords: string[] = [];
+
+beforeAll(async () => {
+  etcd = await startEtcd();
+  client = new Etcd3(etcd.clientOptions());
+});
+afterAll(async () => {
+  client?.close();
+  await etcd?.stop();
+});
+
+function freshRegistry(): Registry {
+  return openRegistry(client, `/test-${randomUUID()}/`, (key) => badRecords.push(key));
+}
+
+const hello = UnitFile.parse('[Service]\nExecStart=/bin/sleep 1000\n');
+const global = UnitFile.parse('[Service]\nExecStart=/bin/true\n[X-Fleet]\nGlobal=true\n');
+
+/** Places a unit the way the engine does, so client writes have a schedule to keep in step. */
+async function placeOn(registry: Registry, name: string, machineID: string): Promise<void> {
+  const unit = await registry.units.get(name);
+  await client.put(registry.keys.placement(name)).value(machineID);
+  await client
+    .put(registry.keys.scheduleEntry(machineID, name))
+    .value(JSON.stringify({ hash: unit!.hash, desiredState: unit!.desiredState }));
+}
+
+async function scheduleEntry(registry: Registry, machineID: string, name: string) {
+  const value = await client.get(registry.keys.scheduleEntry(machineID, name)).string();
+  return value === null ? null : JSON.parse(value);
+}
+
+describe('unit store', () => {
+  it('stores a unit under its name with its body addressed by hash', async () => {
+    const registry = freshRegistry();
+    await registry.units.put('hello.service', hello, 'inactive');
+    const stored = await registry.units.get('hello.service');
+    expect(stored).toMatchObject({
+      name: 'hello.service',
+      hash: hello.hash,
+      desiredState: 'inactive',
+      global: false,
+    });
+    expect(stored?.unitFile.serialized).toBe(hello.serialized);
+    expect(await client.get(registry.keys.unitFile(hello.hash)).string()).toBe(hello.serialized);
+  });
+
+  it('lists units sorted by name and skips an unreadable record, reporting it', async () => {
+    const registry = freshRegistry();
+    await registry.units.put('b.service', hello, 'inactive');
+    await registry.units.put('a.service', hello, 'loaded');
+    await client.put(registry.keys.unit('broken.service')).value('{not json');
+    const names = (await registry.units.list()).map((unit) => unit.name);
+    expect(names).toEqual(['a.service', 'b.service']);
+    expect(badRecords).toContain(registry.keys.unit('broken.service'));
+  });
+
+  it('keeps a scheduled unit’s schedule entry in step with its desired state', async () => {
+    const registry = freshRegistry();
+    await registry.units.put('hello.service', hello, 'launched');
+    await placeOn(registry, 'hello.service', 'm1');
+    expect(await registry.units.setDesiredState('hello.service', 'loaded')).toBe(true);
+    expect(await scheduleEntry(registry, 'm1', 'hello.service')).toEqual({
+      hash: hello.hash,
+      desiredState: 'loaded',
+    });
+  });
+
+  it('unschedules a unit whose desired state becomes inactive', async () => {
+    const registry = freshRegistry();
+    await registry.units.put('hello.service', hello, 'launched');
+    await placeOn(registry, 'hello.service', 'm1');
+    await registry.units.setDesiredState('hello.service', 'inactive');
+    expect(await client.get(registry.keys.placement('hello.service')).string()).toBeNull();
+    expect(await scheduleEntry(registry, 'm1', 'hello.service')).toBeNull();
+  });
+
+  it('replacing a scheduled unit’s content updates the hash its machine runs', async () => {
+    const registry = freshRegistry();
+    await registry.units.put('hello.service', hello, 'launched');
+    await placeOn(registry, 'hello.service', 'm1');
+    const changed = UnitFile.parse('[Service]\nExecStart=/bin/sleep 2000\n');
+    await registry.units.put('hello.service', changed, 'launched');
+    expect(await scheduleEntry(registry, 'm1', 'hello.service')).toEqual({
+      hash: changed.hash,
+      desiredState: 'launched',
+    });
+  });
+
+  it('destroying a unit removes its record, placement and schedule entry', async () => {
+    const registry = freshRegistry();
+    await registry.units.put('hello.service', hello, 'launched');
+    await placeOn(registry, 'hello.service', 'm1');
+    expect(await registry.units.destroy('hello.service')).toBe(true);
+    expect(await registry.units.get('hello.service')).toBeNull();
+    expect(await client.get(registry.keys.placement('hello.service')).string()).toBeNull();
+    expect(await scheduleEntry(registry, 'm1', 'hello.service')).toBeNull();
+    expect(await registry.units.destroy('hello.service')).toBe(false);
+  });
+
+  it('reports a missing unit instead of creating one on a desired-state change', async () => {
+    const registry = freshRegistry();
+    expect(await registry.units.setDesiredState('nope.service', 'launched')).toBe(false);
+    expect(await registry.units.list()).toEqual([]);
+  });
+
+  it('mirrors global units where every agent watches them, and drops the mirror on destroy', async () => {
+    const registry = freshRegistry();
+    await registry.units.put('global.service', global, 'launched');
+    expect(
+      JSON.parse((await client.get(registry.keys.globalUnit('global.service')).string())!),
+    ).toEqual({
+      hash: global.hash,
+      desiredState: 'launched',
+    });
+    await registry.units.destroy('global.service');
+    expect(await client.get(registry.keys.globalUnit('global.service')).string()).toBeNull();
+  });
+
+  it('serialises concurrent desired-state changes so the last one wins everywhere', async () => {
+    const registry = freshRegistry();
+    await registry.units.put('hello.service', hello, 'launched');
+    await placeOn(registry, 'hello.service', 'm1');
+    await Promise.all([
+      registry.units.setDesiredState('hello.service', 'loaded'),
+      registry.units.setDesiredState('hello.service', 'launched'),
+      registry.units.setDesiredState('hello.service', 'loaded'),
+    ]);
+    const unit = await registry.units.get('hello.service');
+    expect((await scheduleEntry(registry, 'm1', 'hello.service')).desiredState).toBe(
+      unit!.desiredState,
+    );
+  });
+});
