@@ -110,7 +110,11 @@ export class Engine {
     this.requirementsUsed = new Map();
     const fence = leadership.fence;
     if (plan.changes.length > 0 && fence !== null) {
-      const applied = await this.options.writer.apply(fence, plan.changes);
+      const { applied, revision } = await this.options.writer.apply(fence, plan.changes);
+      // Decide the next pass on a view that includes these writes, or loads are stale.
+      if (this.options.watches && revision > 0n) {
+        await feed.placementsCaughtUp(revision, this.options.reconcileIntervalMs);
+      }
       const appliedUnits = new Set(applied.map((change) => change.unitName));
       for (const task of plan.tasks) {
         if (appliedUnits.has(task.unitName)) logTask(log, task);

@@ -69,6 +69,11 @@ export class EngineFeed {
     await Promise.all(Object.values(this.mirrors).map((mirror) => mirror.stop()));
   }
 
+  /** Resolves once the placements reflect `revision` (the engine's own last commit). */
+  placementsCaughtUp(revision: bigint, timeoutMs: number): Promise<boolean> {
+    return this.mirrors.placements.caughtUp(revision, timeoutMs);
+  }
+
   snapshot(): EngineSnapshot {
     this.cached ??= this.decode();
     return this.cached;

@@ -1,5 +1,13 @@
 import { readFileSync } from 'node:fs';
-import { Etcd3, type IOptions } from 'etcd3';
+import {
+  BrokenCircuitError,
+  ConsecutiveBreaker,
+  circuitBreaker,
+  ExponentialBackoff,
+  handleWhen,
+  retry,
+} from 'cockatiel';
+import { Etcd3, type IOptions, isRecoverableError } from 'etcd3';
 
 /**
  * How to reach etcd, in the terms of fleet.conf (`etcd_servers`, `etcd_cafile`, `etcd_certfile`,
@@ -54,6 +62,33 @@ function tlsCredentials(config: EtcdConnectionConfig): IOptions['credentials'] {
   };
 }
 
+/**
+ * After three failed calls, a member's breaker opens and calls go to the other members.
+ * etcd3 keeps it open for 5 s; lease keepalives go through it too, so with a short
+ * agent_ttl a one-second etcd restart could cost every machine its lease. Half-open
+ * after a fraction of the shortest TTL instead.
+ */
+const HALF_OPEN_AFTER_MS = 300;
+
+function hostCircuitBreaker() {
+  return circuitBreaker(handleWhen(isRecoverableError), {
+    halfOpenAfter: HALF_OPEN_AFTER_MS,
+    breaker: new ConsecutiveBreaker(3),
+  });
+}
+
+/**
+ * Retries a call that failed for want of a connection (or met an open breaker) with
+ * backoff, long enough to outlast a breaker's open window. Every write of the registry
+ * is compare-guarded or idempotent, so a retried write cannot apply twice.
+ */
+function retryWithBackoff() {
+  return retry(
+    handleWhen((err) => isRecoverableError(err) || err instanceof BrokenCircuitError),
+    { maxAttempts: 4, backoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 1_000 }) },
+  );
+}
+
 /** Translates our configuration into the options of the etcd3 client. */
 export function etcdClientOptions(config: EtcdConnectionConfig): IOptions {
   if (config.endpoints.length === 0) throw new Error('etcd_servers lists no endpoint');
@@ -69,6 +104,7 @@ export function etcdClientOptions(config: EtcdConnectionConfig): IOptions {
     // etcd3 retries a failed call up to 3 times, each attempt with a fresh deadline.
     defaultCallOptions: (context) =>
       context.isStream ? {} : { deadline: Date.now() + requestTimeoutMs },
+    faultHandling: { host: () => hostCircuitBreaker(), global: retryWithBackoff() },
     grpcOptions: {
       'grpc.keepalive_time_ms': KEEPALIVE_INTERVAL_MS,
       'grpc.keepalive_timeout_ms': KEEPALIVE_TIMEOUT_MS,

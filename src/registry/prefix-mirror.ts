@@ -15,6 +15,9 @@ export interface MirroredValue {
 export class PrefixMirror {
   private readonly entries = new Map<string, MirroredValue>();
   private handle: WatchHandle | null = null;
+  /** The newest revision this copy reflects. */
+  private seenRevision = 0n;
+  private waiters: Array<{ revision: bigint; resolve: (caughtUp: boolean) => void }> = [];
 
   constructor(
     private readonly etcd: Etcd3,
@@ -29,11 +32,12 @@ export class PrefixMirror {
   /** Lists the prefix and keeps watching it; resolves once the first listing is in. */
   async watch(): Promise<void> {
     this.handle = listThenWatch(this.etcd, this.prefix, {
-      onReset: (kvs) => {
+      onReset: (kvs, revision) => {
         this.entries.clear();
         for (const kv of kvs) {
           this.entries.set(kv.key, { value: kv.value, modRevision: kv.modRevision.toString() });
         }
+        this.advance(revision);
         this.onChange();
       },
       onEvent: (event) => {
@@ -44,6 +48,7 @@ export class PrefixMirror {
             modRevision: event.modRevision.toString(),
           });
         }
+        this.advance(event.modRevision);
         this.onChange();
       },
     });
@@ -60,7 +65,32 @@ export class PrefixMirror {
         modRevision: kv.mod_revision,
       });
     }
+    this.advance(BigInt(response.header.revision));
     this.onChange();
+  }
+
+  /**
+   * Resolves true once this copy reflects `revision` (say, the commit of a write the
+   * reader made itself), or false after `timeoutMs`.
+   */
+  caughtUp(revision: bigint, timeoutMs: number): Promise<boolean> {
+    if (this.seenRevision >= revision) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const waiter = { revision, resolve };
+      this.waiters.push(waiter);
+      setTimeout(() => {
+        this.waiters = this.waiters.filter((other) => other !== waiter);
+        resolve(false);
+      }, timeoutMs).unref();
+    });
+  }
+
+  private advance(revision: bigint): void {
+    if (revision <= this.seenRevision) return;
+    this.seenRevision = revision;
+    const ready = this.waiters.filter((waiter) => waiter.revision <= revision);
+    this.waiters = this.waiters.filter((waiter) => waiter.revision > revision);
+    for (const waiter of ready) waiter.resolve(true);
   }
 
   async stop(): Promise<void> {

@@ -25,6 +25,11 @@ export type ScheduleChange =
       placementModRevision: string;
     };
 
+export interface AppliedChanges {
+  applied: ScheduleChange[];
+  revision: bigint;
+}
+
 /** etcd's default cap on operations per transaction is 128; a change takes up to three. */
 const MAX_CHANGES_PER_TXN = 40;
 
@@ -41,25 +46,34 @@ export class ScheduleWriter {
   ) {}
 
   /**
-   * Applies the changes, batched; returns those that committed. A change left out lost a
-   * race with another writer or with a leadership change, and is decided again next pass.
+   * Applies the changes, batched. Returns those that committed and the revision of the
+   * last commit (0 when none did). A change left out lost a race with another writer or
+   * with a leadership change, and is decided again next pass.
    */
-  async apply(fence: LeaderFence, changes: readonly ScheduleChange[]): Promise<ScheduleChange[]> {
+  async apply(fence: LeaderFence, changes: readonly ScheduleChange[]): Promise<AppliedChanges> {
     const applied: ScheduleChange[] = [];
+    let revision = 0n;
+    const commit = async (batch: readonly ScheduleChange[]) => {
+      const committedAt = await this.commit(fence, batch);
+      if (committedAt === null) return false;
+      applied.push(...batch);
+      if (committedAt > revision) revision = committedAt;
+      return true;
+    };
     for (let start = 0; start < changes.length; start += MAX_CHANGES_PER_TXN) {
       const batch = changes.slice(start, start + MAX_CHANGES_PER_TXN);
-      if (await this.commit(fence, batch)) {
-        applied.push(...batch);
-      } else if (batch.length > 1) {
-        for (const change of batch) {
-          if (await this.commit(fence, [change])) applied.push(change);
-        }
+      if (!(await commit(batch)) && batch.length > 1) {
+        for (const change of batch) await commit([change]);
       }
     }
-    return applied;
+    return { applied, revision };
   }
 
-  private async commit(fence: LeaderFence, batch: readonly ScheduleChange[]): Promise<boolean> {
+  /** The commit's revision, or null when a compare failed. */
+  private async commit(
+    fence: LeaderFence,
+    batch: readonly ScheduleChange[],
+  ): Promise<bigint | null> {
     let txn = this.etcd.if(fence.key, 'Create', '==', fence.createRevision);
     const ops: Operation[] = [];
     for (const change of batch) {
@@ -82,6 +96,6 @@ export class ScheduleWriter {
       }
     }
     const result = await txn.then(...ops).commit();
-    return result.succeeded;
+    return result.succeeded ? BigInt(result.header.revision) : null;
   }
 }
