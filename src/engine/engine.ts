@@ -1,12 +1,11 @@
 import type { Logger } from 'pino';
-import { jobRequirements } from '../job/requirements.js';
-import type { Requirements } from '../job/types.js';
 import type { EngineFeed } from '../registry/engine-feed.js';
 import type { EngineLeadership } from '../registry/engine-leadership.js';
 import type { ScheduleWriter } from '../registry/schedule-writer.js';
 import type { UnitFileCache } from '../registry/unit-file-cache.js';
 import type { EngineTask } from './model.js';
 import { planPass } from './plan.js';
+import { RequirementsCache } from './requirements-cache.js';
 
 export interface EngineOptions {
   machineID: string;
@@ -41,17 +40,18 @@ export class Engine {
   private leaderSince: number | null = null;
   private knownLeader: string | null = null;
   private graceTimer: NodeJS.Timeout | null = null;
-  private requirementsCache = new Map<string, Requirements>();
-  private requirementsUsed = new Map<string, Requirements>();
-  private readonly bodiesInFlight = new Set<string>();
+  private readonly requirements: RequirementsCache;
 
   constructor(private readonly options: EngineOptions) {
     this.now = options.now ?? Date.now;
+    this.requirements = new RequirementsCache(options.bodies, () => this.trigger(), options.log);
   }
 
   async start(): Promise<void> {
-    this.stopped = false;
+    // Only once every prefix is listed: a pass on a partial view (units but no machines yet)
+    // would unschedule what it misses.
     if (this.options.watches) await this.options.feed.watch();
+    this.stopped = false;
     this.trigger();
   }
 
@@ -74,7 +74,10 @@ export class Engine {
   trigger(): void {
     if (this.stopped) return;
     this.pending = true;
-    if (this.running === null) this.running = this.runPending();
+    // Start on the next turn: the events of one watch response then land in one pass.
+    this.running ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() =>
+      this.runPending(),
+    );
   }
 
   private async runPending(): Promise<void> {
@@ -102,12 +105,10 @@ export class Engine {
     const snapshot = feed.snapshot();
     const plan = planPass(
       snapshot,
-      (name, hash) => this.requirementsOf(name, hash),
+      (name, hash) => this.requirements.get(name, hash),
       this.unconfirmedMachines(snapshot.placements, snapshot.machines),
     );
-    // Requirements of units that are gone are not kept past the pass that stopped using them.
-    this.requirementsCache = this.requirementsUsed;
-    this.requirementsUsed = new Map();
+    this.requirements.endPass();
     const fence = leadership.fence;
     if (plan.changes.length > 0 && fence !== null) {
       const { applied, revision } = await this.options.writer.apply(fence, plan.changes);
@@ -183,37 +184,6 @@ export class Engine {
       }, graceLeft);
     }
     return unconfirmed;
-  }
-
-  /** A unit's requirements under its own name; undefined until its body has been fetched. */
-  private requirementsOf(name: string, hash: string): Requirements | undefined {
-    const cacheKey = `${hash}/${name}`;
-    let requirements = this.requirementsCache.get(cacheKey);
-    if (requirements === undefined) {
-      const unitFile = this.options.bodies.cached(hash);
-      if (unitFile === undefined) {
-        this.fetchBody(hash);
-        return undefined;
-      }
-      requirements = jobRequirements(name, unitFile);
-    }
-    this.requirementsUsed.set(cacheKey, requirements);
-    return requirements;
-  }
-
-  private fetchBody(hash: string): void {
-    if (this.bodiesInFlight.has(hash)) return;
-    this.bodiesInFlight.add(hash);
-    this.options.bodies
-      .get(hash)
-      .then(() => this.trigger())
-      .catch((err: unknown) =>
-        this.options.log.warn(
-          { err, hash },
-          'Unable to read unit file; its units are not scheduled',
-        ),
-      )
-      .finally(() => this.bodiesInFlight.delete(hash));
   }
 }
 

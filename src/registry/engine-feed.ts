@@ -1,7 +1,7 @@
 import type { Etcd3 } from 'etcd3';
 import { RegistryKeys } from './keys.js';
 import { type Machine, mergeMetadata } from './machine-store.js';
-import { PrefixMirror } from './prefix-mirror.js';
+import { MirrorGroup } from './mirror-group.js';
 import {
   decodeRecord,
   leaderRecordSchema,
@@ -27,13 +27,7 @@ export interface EngineSnapshot {
  * every update; decoding happens once per change, when a snapshot is asked for.
  */
 export class EngineFeed {
-  private readonly mirrors: {
-    units: PrefixMirror;
-    placements: PrefixMirror;
-    machines: PrefixMirror;
-    metadata: PrefixMirror;
-    leader: PrefixMirror;
-  };
+  private readonly group: MirrorGroup<'units' | 'placements' | 'machines' | 'metadata' | 'leader'>;
   private cached: EngineSnapshot | null = null;
 
   constructor(
@@ -42,36 +36,36 @@ export class EngineFeed {
     onChange: () => void,
     private readonly onBadRecord: BadRecordHandler,
   ) {
-    const changed = () => {
+    const prefixes = {
+      units: keys.unitsPrefix,
+      placements: keys.placementsPrefix,
+      machines: keys.machinesPrefix,
+      metadata: keys.allMachineMetadataPrefix,
+      leader: keys.engineLeader,
+    };
+    this.group = new MirrorGroup(etcd, prefixes, () => {
       this.cached = null;
       onChange();
-    };
-    this.mirrors = {
-      units: new PrefixMirror(etcd, keys.unitsPrefix, changed),
-      placements: new PrefixMirror(etcd, keys.placementsPrefix, changed),
-      machines: new PrefixMirror(etcd, keys.machinesPrefix, changed),
-      metadata: new PrefixMirror(etcd, keys.allMachineMetadataPrefix, changed),
-      leader: new PrefixMirror(etcd, keys.engineLeader, changed),
-    };
+    });
   }
 
   /** Starts watching; resolves once every prefix has been listed. */
-  async watch(): Promise<void> {
-    await Promise.all(Object.values(this.mirrors).map((mirror) => mirror.watch()));
+  watch(): Promise<void> {
+    return this.group.watch();
   }
 
   /** Re-lists every prefix: the reconcile-tick path when watches are disabled. */
-  async relist(): Promise<void> {
-    await Promise.all(Object.values(this.mirrors).map((mirror) => mirror.relist()));
+  relist(): Promise<void> {
+    return this.group.relist();
   }
 
-  async stop(): Promise<void> {
-    await Promise.all(Object.values(this.mirrors).map((mirror) => mirror.stop()));
+  stop(): Promise<void> {
+    return this.group.stop();
   }
 
   /** Resolves once the placements reflect `revision` (the engine's own last commit). */
   placementsCaughtUp(revision: bigint, timeoutMs: number): Promise<boolean> {
-    return this.mirrors.placements.caughtUp(revision, timeoutMs);
+    return this.group.mirrors.placements.caughtUp(revision, timeoutMs);
   }
 
   snapshot(): EngineSnapshot {
@@ -82,7 +76,7 @@ export class EngineFeed {
   private decode(): EngineSnapshot {
     const { unitsPrefix, placementsPrefix, machinesPrefix, allMachineMetadataPrefix } = this.keys;
     const units = new Map<string, { record: UnitRecord; modRevision: string }>();
-    for (const [key, { value, modRevision }] of this.mirrors.units.values) {
+    for (const [key, { value, modRevision }] of this.group.mirrors.units.values) {
       const name = RegistryKeys.nameUnder(unitsPrefix, key);
       const record =
         name === null
@@ -92,13 +86,13 @@ export class EngineFeed {
     }
 
     const placements = new Map<string, { machineID: string; modRevision: string }>();
-    for (const [key, { value, modRevision }] of this.mirrors.placements.values) {
+    for (const [key, { value, modRevision }] of this.group.mirrors.placements.values) {
       const name = RegistryKeys.nameUnder(placementsPrefix, key);
       if (name !== null && value !== '') placements.set(name, { machineID: value, modRevision });
     }
 
     const dynamic = new Map<string, Map<string, string>>();
-    for (const [key, { value }] of this.mirrors.metadata.values) {
+    for (const [key, { value }] of this.group.mirrors.metadata.values) {
       const pair = RegistryKeys.pairUnder(allMachineMetadataPrefix, key);
       if (pair === null) continue;
       const forMachine = dynamic.get(pair[0]) ?? new Map<string, string>();
@@ -107,7 +101,7 @@ export class EngineFeed {
     }
 
     const machines = new Map<string, Machine>();
-    for (const [key, { value }] of this.mirrors.machines.values) {
+    for (const [key, { value }] of this.group.mirrors.machines.values) {
       if (RegistryKeys.nameUnder(machinesPrefix, key) === null) continue;
       const record = this.tryDecode(() => decodeRecord(machineRecordSchema, key, value), key);
       if (record === null) continue;
@@ -119,7 +113,7 @@ export class EngineFeed {
     }
 
     const leaderKey = this.keys.engineLeader;
-    const leaderValue = this.mirrors.leader.values.get(leaderKey)?.value;
+    const leaderValue = this.group.mirrors.leader.values.get(leaderKey)?.value;
     const leader =
       leaderValue === undefined
         ? null

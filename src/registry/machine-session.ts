@@ -94,6 +94,12 @@ export class MachineSession {
       .lease(this.leaseID);
   }
 
+  /** Whether etcd still holds the lease (what the monitor checks). */
+  async isAlive(): Promise<boolean> {
+    const response = await this.etcd.leaseClient.leaseTimeToLive({ ID: this.leaseID });
+    return Number(response.TTL) > 0;
+  }
+
   /** Called when etcd reports the lease gone: everything published under it is gone too. */
   onLost(handler: (err: Error) => void): void {
     this.lease.on('lost', handler);

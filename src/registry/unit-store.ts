@@ -1,7 +1,7 @@
 import type { Etcd3, IKeyValue } from 'etcd3';
 import { isGlobalUnit } from '../job/requirements.js';
 import type { JobState } from '../job/types.js';
-import { UnitFile } from '../unit/unit-file.js';
+import type { UnitFile } from '../unit/unit-file.js';
 import type { RegistryKeys } from './keys.js';
 import { decodeRecord, encodeRecord, type UnitRecord, unitRecordSchema } from './records.js';
 import type { UnitFileCache } from './unit-file-cache.js';
@@ -57,8 +57,8 @@ export class UnitStore {
 
   /** Creates the unit, or replaces its content; its desired state becomes `desiredState`. */
   async put(name: string, unitFile: UnitFile, desiredState: JobState): Promise<void> {
-    const stored = UnitFile.parse(unitFile.serialized);
-    this.bodies.remember(unitFile.hash, stored);
+    this.bodies.remember(unitFile.hash, unitFile.serialized);
+    const stored = await this.bodies.get(unitFile.hash);
     await this.write(name, () => ({
       record: { name, hash: unitFile.hash, desiredState },
       body: unitFile.serialized,

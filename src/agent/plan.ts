@@ -1,0 +1,127 @@
+import { byName, globalUnitsFor } from '../engine/placement.js';
+import type { SchedulerMachine, SchedulerUnit } from '../engine/scheduler.js';
+import type { JobState, Requirements } from '../job/types.js';
+import type { ScheduleEntry } from '../registry/records.js';
+
+/** A unit this machine should have loaded, and whether it should run. */
+export interface DesiredUnit {
+  name: string;
+  hash: string;
+  targetState: 'loaded' | 'launched';
+}
+
+/** A unit fleet has loaded on this machine, as the agent knows it. */
+export interface LocalUnit {
+  hash: string;
+  /** `loaded` (file written and linked) or `launched` (start requested). */
+  state: Exclude<JobState, 'inactive'>;
+}
+
+export type UnitTaskType = 'UnloadUnit' | 'LoadUnit' | 'StopUnit' | 'StartUnit';
+
+export type AgentTask =
+  | { type: UnitTaskType; unitName: string; reason: string }
+  | { type: 'ReloadUnitFiles'; reason: string };
+
+/** fleet's task reasons; operators grep the agent's log for them. */
+export const REASONS = {
+  scheduledNotLoaded: 'unit scheduled here but not loaded',
+  loadedNotScheduled: 'unit loaded but not scheduled here',
+  hashDiffers: 'unit loaded but hash differs to expected',
+  shouldLaunch: 'unit currently loaded but desired state is launched',
+  shouldStop: 'unit currently launched but desired state is loaded',
+  reload: 'always reload unit files',
+  purge: 'purging agent',
+} as const;
+
+const TASK_ORDER: Record<AgentTask['type'], number> = {
+  UnloadUnit: 1,
+  LoadUnit: 2,
+  ReloadUnitFiles: 3,
+  StopUnit: 4,
+  StartUnit: 5,
+};
+
+/**
+ * The units this machine should run: those the engine scheduled here, plus the global units
+ * whose metadata this machine matches and that conflict with nothing placed before them (by
+ * name), the rule the engine counts with. Units whose body is not read yet are `pending`.
+ */
+export function desiredUnits(input: {
+  machine: SchedulerMachine;
+  scheduled: ReadonlyMap<string, ScheduleEntry>;
+  globals: ReadonlyMap<string, ScheduleEntry>;
+  requirementsOf: (name: string, hash: string) => Requirements | undefined;
+}): { desired: Map<string, DesiredUnit>; pending: string[] } {
+  const pending: string[] = [];
+  const candidates: SchedulerUnit[] = [];
+  const entries = new Map<string, ScheduleEntry>();
+  const consider = (name: string, entry: ScheduleEntry, targetMachineID: string | null) => {
+    const requirements = input.requirementsOf(name, entry.hash);
+    if (requirements === undefined) {
+      pending.push(name);
+      return;
+    }
+    entries.set(name, entry);
+    candidates.push({ name, targetState: entry.desiredState, targetMachineID, requirements });
+  };
+  for (const [name, entry] of input.scheduled) consider(name, entry, input.machine.id);
+  for (const [name, entry] of input.globals) consider(name, entry, null);
+
+  const running = new Set(globalUnitsFor(input.machine, candidates));
+  for (const unit of candidates) {
+    if (!unit.requirements.global) running.add(unit.name);
+  }
+
+  const desired = new Map<string, DesiredUnit>();
+  for (const unit of candidates.filter((candidate) => running.has(candidate.name)).sort(byName)) {
+    const entry = entries.get(unit.name)!;
+    if (entry.desiredState === 'inactive') continue;
+    desired.set(unit.name, { name: unit.name, hash: entry.hash, targetState: entry.desiredState });
+  }
+  return { desired, pending };
+}
+
+/**
+ * The tasks that make local systemd match `desired` (fleet's agent reconciler), in the
+ * order they must run: unloads, loads, one daemon-reload, stops, starts. Units in
+ * `undecided` (scheduled here, but their body is not read yet) are left exactly as they are.
+ */
+export function planTasks(
+  desired: ReadonlyMap<string, DesiredUnit>,
+  local: ReadonlyMap<string, LocalUnit>,
+  undecided: ReadonlySet<string> = new Set(),
+): AgentTask[] {
+  const tasks: AgentTask[] = [];
+  const names = [...new Set([...desired.keys(), ...local.keys()])]
+    .filter((name) => !undecided.has(name))
+    .sort();
+  for (const name of names) {
+    const want = desired.get(name);
+    const have = local.get(name);
+    const task = (type: UnitTaskType, reason: string) =>
+      tasks.push({ type, unitName: name, reason });
+
+    if (want === undefined) {
+      task('UnloadUnit', REASONS.loadedNotScheduled);
+      continue;
+    }
+    let current: JobState = have?.state ?? 'inactive';
+    if (have === undefined) {
+      task('LoadUnit', REASONS.scheduledNotLoaded);
+    } else if (have.hash !== want.hash) {
+      task('UnloadUnit', REASONS.hashDiffers);
+      task('LoadUnit', REASONS.hashDiffers);
+      current = 'inactive';
+    }
+    if (want.targetState === 'launched' && current !== 'launched') {
+      task('StartUnit', REASONS.shouldLaunch);
+    } else if (want.targetState === 'loaded' && current === 'launched') {
+      task('StopUnit', REASONS.shouldStop);
+    }
+  }
+  if (tasks.some((task) => task.type === 'LoadUnit' || task.type === 'UnloadUnit')) {
+    tasks.push({ type: 'ReloadUnitFiles', reason: REASONS.reload });
+  }
+  return tasks.sort((a, b) => TASK_ORDER[a.type] - TASK_ORDER[b.type]);
+}

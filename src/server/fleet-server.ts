@@ -1,0 +1,281 @@
+import type { Logger } from 'pino';
+import { Agent } from '../agent/agent.js';
+import type { FleetConfig } from '../config/index.js';
+import { deriveTimings, type FleetTimings } from '../config/timings.js';
+import { Engine } from '../engine/engine.js';
+import { AgentFeed } from '../registry/agent-feed.js';
+import { EngineFeed } from '../registry/engine-feed.js';
+import { EngineLeadership } from '../registry/engine-leadership.js';
+import { MachineSession } from '../registry/machine-session.js';
+import type { MachineRecord } from '../registry/records.js';
+import type { Registry } from '../registry/registry.js';
+import { StatePublisher } from '../registry/state-publisher.js';
+import type { UnitManager } from '../systemd/unit-manager.js';
+import { FLEET_VERSION } from '../version.js';
+
+export interface FleetServerOptions {
+  config: FleetConfig;
+  registry: Registry;
+  manager: UnitManager;
+  log: Logger;
+  machineID: string;
+  sessionToken: string;
+  /** The public IP to publish when `public_ip` is not configured; re-read every refresh. */
+  detectPublicIP: () => string;
+}
+
+interface Components {
+  session: MachineSession;
+  engine: Engine | null;
+}
+
+/**
+ * One fleetd: registers the machine, then runs the engine, the agent and the periodic
+ * machine-state refresh, and restarts them (leaving units alone) when the machine's
+ * presence cannot be confirmed. The agent and its knowledge of local units outlive restarts.
+ */
+export class FleetServer {
+  private readonly timings: FleetTimings;
+  private components: Components | null = null;
+  private agent: Agent | null = null;
+  private stopping = false;
+  private lifecycle: Promise<void> = Promise.resolve();
+  private monitorTimer: NodeJS.Timeout | null = null;
+  private refreshTimer: NodeJS.Timeout | null = null;
+  private wakeBackoff: (() => void) | null = null;
+
+  constructor(private readonly options: FleetServerOptions) {
+    this.timings = deriveTimings(
+      options.config.agentTtlMs,
+      options.config.engineReconcileIntervalMs,
+    );
+  }
+
+  /** True once the machine is registered: the API answers 503 until then. */
+  get available(): boolean {
+    return this.components !== null;
+  }
+
+  get machineID(): string {
+    return this.options.machineID;
+  }
+
+  /** Registers (retrying with backoff) and starts the components. */
+  start(): Promise<void> {
+    this.lifecycle = this.lifecycle.then(() => this.runUntilStarted('Register'));
+    return this.lifecycle;
+  }
+
+  /**
+   * Graceful stop (SIGTERM): stops and unloads this machine's units, gives up leadership
+   * and withdraws presence and states at once.
+   */
+  shutdown(): Promise<void> {
+    return this.halt(true);
+  }
+
+  /** Stops the components but leaves units running (SIGHUP reload, tests of crashes). */
+  stop(): Promise<void> {
+    return this.halt(false);
+  }
+
+  /** State for SIGUSR1, in the shape fleet dumped. */
+  dumpState(): unknown {
+    const targetStates = Object.fromEntries(
+      [...(this.agent?.localUnits() ?? new Map())].map(([name, unit]) => [name, unit.state]),
+    );
+    return { Agent: { Cache: { TargetStates: targetStates } } };
+  }
+
+  private halt(purge: boolean): Promise<void> {
+    this.stopping = true;
+    this.wakeBackoff?.();
+    this.lifecycle = this.lifecycle.then(async () => {
+      this.clearTimers();
+      const components = this.components;
+      this.components = null;
+      if (components !== null) {
+        await components.engine?.stop({ resign: purge });
+        if (purge) await this.agent?.purge();
+        else await this.agent?.stop();
+        if (purge) await components.session.close();
+        else components.session.abandon();
+      } else if (purge) {
+        await this.agent?.purge();
+      }
+    });
+    return this.lifecycle;
+  }
+
+  private async runUntilStarted(mode: 'Register' | 'Beat'): Promise<void> {
+    const { log } = this.options;
+    let delayMs = this.timings.restartBackoffInitialMs;
+    for (;;) {
+      if (this.stopping) return;
+      try {
+        const session = await MachineSession.open(
+          this.options.registry.etcd,
+          this.options.registry.keys,
+          this.machineRecord(),
+          this.options.config.agentTtlMs,
+        );
+        log.debug(`hrt.${mode}() success`);
+        await this.startComponents(session);
+        return;
+      } catch (err) {
+        log.error(
+          `Server register machine failed: ${(err as Error).message}, retrying in ${delayMs / 1000} sec.`,
+        );
+        await this.sleep(delayMs);
+        delayMs = Math.min(delayMs * 2, this.timings.restartBackoffMaxMs);
+      }
+    }
+  }
+
+  private async startComponents(session: MachineSession): Promise<void> {
+    const { config, registry, manager, log, machineID } = this.options;
+    const requestedSeconds = Math.ceil(config.agentTtlMs / 1000);
+    if (session.grantedTtlSeconds !== requestedSeconds) {
+      log.warn(
+        `etcd granted a machine lease of ${session.grantedTtlSeconds}s instead of agent_ttl ${requestedSeconds}s; timers follow the granted TTL`,
+      );
+    }
+    const grantedTtlMs = session.grantedTtlSeconds * 1000;
+    log.info('Starting server components');
+
+    const watches = !config.disableWatches;
+    const agentFeed = new AgentFeed(
+      registry.etcd,
+      registry.keys,
+      machineID,
+      () => this.agent?.trigger(),
+      registry.onBadRecord,
+    );
+    const publisher = new StatePublisher(registry.etcd, registry.keys, session);
+    if (this.agent === null) {
+      this.agent = new Agent({
+        machineID,
+        configuredMetadata: config.metadata,
+        feed: agentFeed,
+        manager,
+        bodies: registry.bodies,
+        publisher,
+        log,
+        reconcileIntervalMs: this.timings.agentReconcileIntervalMs,
+        watches,
+      });
+    } else {
+      this.agent.replaceConnections(agentFeed, publisher);
+    }
+
+    let engine: Engine | null = null;
+    if (config.disableEngine) {
+      log.info('Not starting engine; disable-engine is set');
+    } else {
+      engine = new Engine({
+        machineID,
+        feed: new EngineFeed(
+          registry.etcd,
+          registry.keys,
+          () => engine?.trigger(),
+          registry.onBadRecord,
+        ),
+        leadership: new EngineLeadership(registry.etcd, registry.keys, session),
+        writer: registry.scheduleWriter,
+        bodies: registry.bodies,
+        log,
+        reconcileIntervalMs: config.engineReconcileIntervalMs,
+        machineGraceMs: grantedTtlMs,
+        watches,
+      });
+    }
+    this.components = { session, engine };
+    session.onLost((err) => this.restart(session, `lease lost: ${err.message}`));
+    await this.agent.start();
+    await engine?.start();
+    this.scheduleMonitor(session);
+    this.scheduleRefresh(session);
+  }
+
+  /** The original's monitor: a presence that cannot be confirmed in time restarts components. */
+  private scheduleMonitor(session: MachineSession): void {
+    this.monitorTimer = setInterval(() => {
+      const check = this.checkPresence(session);
+      const timeout = new Promise<boolean>((resolve) =>
+        setTimeout(() => resolve(false), this.timings.monitorCheckTimeoutMs).unref(),
+      );
+      void Promise.race([check, timeout]).then((alive) => {
+        if (!alive) this.restart(session, 'Monitor timed out before successful heartbeat');
+      });
+    }, this.timings.monitorIntervalMs);
+  }
+
+  private async checkPresence(session: MachineSession): Promise<boolean> {
+    try {
+      return await session.isAlive();
+    } catch {
+      return false;
+    }
+  }
+
+  /** Re-detects the public IP (when not configured) and republishes presence if it changed. */
+  private scheduleRefresh(session: MachineSession): void {
+    let published = this.machineRecord();
+    this.refreshTimer = setInterval(() => {
+      const current = this.machineRecord();
+      if (current.publicIP === published.publicIP) return;
+      published = current;
+      session
+        .update(current)
+        .catch((err: unknown) => this.options.log.warn({ err }, 'Unable to refresh machine state'));
+    }, this.timings.machineStateRefreshIntervalMs);
+  }
+
+  /** Restarts the components that run on `session`, unless they were already replaced. */
+  private restart(session: MachineSession, reason: string): void {
+    if (this.stopping || this.components?.session !== session) return;
+    const { log } = this.options;
+    log.error(`Server monitor triggered: ${reason}`);
+    this.lifecycle = this.lifecycle.then(async () => {
+      const components = this.components;
+      if (components?.session !== session || this.stopping) return;
+      this.components = null;
+      this.clearTimers();
+      await components.engine?.stop({ resign: false });
+      await this.agent?.stop();
+      components.session.abandon();
+      log.info('Restarting server');
+      await this.runUntilStarted('Beat');
+    });
+  }
+
+  private machineRecord(): MachineRecord {
+    const { config, machineID, sessionToken } = this.options;
+    return {
+      id: machineID,
+      publicIP: config.publicIP !== '' ? config.publicIP : this.options.detectPublicIP(),
+      metadata: config.metadata,
+      capabilities: { disableEngine: config.disableEngine },
+      version: FLEET_VERSION,
+      sessionToken,
+    };
+  }
+
+  private clearTimers(): void {
+    if (this.monitorTimer !== null) clearInterval(this.monitorTimer);
+    if (this.refreshTimer !== null) clearInterval(this.refreshTimer);
+    this.monitorTimer = null;
+    this.refreshTimer = null;
+  }
+
+  /** A backoff sleep that a shutdown cuts short, so stopping never waits out a backoff. */
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.wakeBackoff = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+}

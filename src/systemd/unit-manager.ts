@@ -1,0 +1,57 @@
+/** What systemd reports for a unit: the three strings of `systemctl list-units`. */
+export interface SystemdUnitState {
+  loadState: string;
+  activeState: string;
+  subState: string;
+}
+
+/**
+ * The agent's view of its host's systemd: write, link, start, stop and list fleet's units.
+ * The D-Bus implementation is `createSystemdUnitManager`; `FakeUnitManager` is an in-memory
+ * one with the same observable behaviour for fast tests of the agent.
+ */
+export interface UnitManager {
+  /**
+   * Unit files fleet wrote earlier (in the units directory), name → SHA-1 hex of the file
+   * content; recognised unit types only, other files are ignored with a warning. Used at
+   * startup to learn what is already there.
+   */
+  listUnitFiles(): Promise<Map<string, string>>;
+  /**
+   * Writes the unit file (the canonical text), links it into systemd's runtime path and, if
+   * the text has an [Install] section, enables it (runtime). Does not reload: the caller
+   * batches one `reload()` after a batch of loads and unloads.
+   */
+  load(name: string, text: string): Promise<void>;
+  /**
+   * Stops the unit, disables it, resets its failed state and deletes its file. The file is
+   * kept only when the stop itself failed, so that the unit stays stoppable through fleet.
+   */
+  unload(name: string): Promise<void>;
+  /** daemon-reload: once per batch of loads and unloads. */
+  reload(): Promise<void>;
+  /** Enqueues a start job (mode `replace`) without waiting for it to finish. */
+  start(name: string): Promise<void>;
+  /** Enqueues a stop job (mode `replace`) without waiting for it to finish. */
+  stop(name: string): Promise<void>;
+  /**
+   * States of the named units in one query. Names systemd does not know come back as
+   * `not-found/inactive/dead`.
+   */
+  states(names: readonly string[]): Promise<Map<string, SystemdUnitState>>;
+  /**
+   * Registers a listener called whenever systemd signals a change of a unit's active or sub
+   * state (for units loaded or asked about through this manager) and after every
+   * daemon-reload. Calls come in bursts: the caller debounces. Querying `states` never
+   * causes a call by itself.
+   */
+  onChange(listener: () => void): void;
+  close(): Promise<void>;
+}
+
+/** What systemd reports for a unit name it has no unit file for. */
+export const UNKNOWN_UNIT_STATE: Readonly<SystemdUnitState> = Object.freeze({
+  loadState: 'not-found',
+  activeState: 'inactive',
+  subState: 'dead',
+});

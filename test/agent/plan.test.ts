@@ -1,0 +1,155 @@
+import { describe, expect, it } from 'vitest';
+import { type DesiredUnit, desiredUnits, type LocalUnit, planTasks } from '../../src/agent/plan.js';
+import type { Requirements } from '../../src/job/types.js';
+import type { ScheduleEntry } from '../../src/registry/records.js';
+
+const H1 = '1'.repeat(40);
+const H2 = '2'.repeat(40);
+
+function requirements(overrides: Partial<Requirements> = {}): Requirements {
+  return {
+    machineID: null,
+    peers: [],
+    conflicts: [],
+    replaces: [],
+    metadata: new Map(),
+    global: false,
+    ...overrides,
+  };
+}
+
+const launched = (hash = H1): ScheduleEntry => ({ hash, desiredState: 'launched' });
+const want = (
+  name: string,
+  targetState: DesiredUnit['targetState'],
+  hash = H1,
+): [string, DesiredUnit] => [name, { name, hash, targetState }];
+const have = (name: string, state: LocalUnit['state'], hash = H1): [string, LocalUnit] => [
+  name,
+  { hash, state },
+];
+
+describe('agent: which units run here', () => {
+  it('runs every unit scheduled here and every global unit whose metadata matches', () => {
+    const byName: Record<string, Requirements> = {
+      'a.service': requirements(),
+      'g-east.service': requirements({
+        global: true,
+        metadata: new Map([['region', new Set(['east'])]]),
+      }),
+      'g-west.service': requirements({
+        global: true,
+        metadata: new Map([['region', new Set(['west'])]]),
+      }),
+    };
+    const { desired } = desiredUnits({
+      machine: { id: 'm1', metadata: { region: 'east' } },
+      scheduled: new Map([['a.service', launched()]]),
+      globals: new Map([
+        ['g-east.service', launched()],
+        ['g-west.service', launched()],
+      ]),
+      requirementsOf: (name) => byName[name],
+    });
+    expect([...desired.keys()]).toEqual(['a.service', 'g-east.service']);
+  });
+
+  it('runs only the alphabetically first of two conflicting global units', () => {
+    const conflicting = requirements({ global: true, conflicts: ['conflict-global.*'] });
+    const { desired } = desiredUnits({
+      machine: { id: 'm1', metadata: {} },
+      scheduled: new Map(),
+      globals: new Map([
+        ['conflict-global.1.service', launched()],
+        ['conflict-global.0.service', launched()],
+      ]),
+      requirementsOf: () => conflicting,
+    });
+    expect([...desired.keys()]).toEqual(['conflict-global.0.service']);
+  });
+
+  it('leaves out a global unit whose desired state is inactive, and waits for unread bodies', () => {
+    const { desired, pending } = desiredUnits({
+      machine: { id: 'm1', metadata: {} },
+      scheduled: new Map([['unread.service', launched()]]),
+      globals: new Map([['g.service', { hash: H1, desiredState: 'inactive' }]]),
+      requirementsOf: (name) => (name === 'g.service' ? requirements({ global: true }) : undefined),
+    });
+    expect(desired.size).toBe(0);
+    expect(pending).toEqual(['unread.service']);
+  });
+});
+
+describe('agent: tasks', () => {
+  it('loads and starts a newly scheduled unit, with one reload between', () => {
+    expect(planTasks(new Map([want('a.service', 'launched')]), new Map())).toEqual([
+      { type: 'LoadUnit', unitName: 'a.service', reason: 'unit scheduled here but not loaded' },
+      { type: 'ReloadUnitFiles', reason: 'always reload unit files' },
+      {
+        type: 'StartUnit',
+        unitName: 'a.service',
+        reason: 'unit currently loaded but desired state is launched',
+      },
+    ]);
+  });
+
+  it('unloads a unit no longer scheduled here', () => {
+    expect(planTasks(new Map(), new Map([have('a.service', 'launched')]))).toEqual([
+      { type: 'UnloadUnit', unitName: 'a.service', reason: 'unit loaded but not scheduled here' },
+      { type: 'ReloadUnitFiles', reason: 'always reload unit files' },
+    ]);
+  });
+
+  it('replaces a unit whose content changed: unload, load, reload, start', () => {
+    const tasks = planTasks(
+      new Map([want('a.service', 'launched', H2)]),
+      new Map([have('a.service', 'launched', H1)]),
+    );
+    expect(tasks.map((task) => task.type)).toEqual([
+      'UnloadUnit',
+      'LoadUnit',
+      'ReloadUnitFiles',
+      'StartUnit',
+    ]);
+  });
+
+  it('stops a launched unit whose desired state became loaded, without reloading', () => {
+    expect(
+      planTasks(new Map([want('a.service', 'loaded')]), new Map([have('a.service', 'launched')])),
+    ).toEqual([
+      {
+        type: 'StopUnit',
+        unitName: 'a.service',
+        reason: 'unit currently launched but desired state is loaded',
+      },
+    ]);
+  });
+
+  it('leaves a unit alone while its body is unread, rather than unloading it', () => {
+    expect(
+      planTasks(new Map(), new Map([have('a.service', 'launched')]), new Set(['a.service'])),
+    ).toEqual([]);
+  });
+
+  it('does nothing for a unit that already matches, such as one still running after a restart', () => {
+    expect(
+      planTasks(new Map([want('a.service', 'launched')]), new Map([have('a.service', 'launched')])),
+    ).toEqual([]);
+  });
+
+  it('orders every unload before every load, and starts last', () => {
+    const tasks = planTasks(
+      new Map([want('b.service', 'launched'), want('c.service', 'launched', H2)]),
+      new Map([have('a.service', 'loaded'), have('c.service', 'launched', H1)]),
+    );
+    expect(tasks.map((task) => `${task.type} ${'unitName' in task ? task.unitName : ''}`)).toEqual([
+      'UnloadUnit a.service',
+      'UnloadUnit c.service',
+      'LoadUnit b.service',
+      'LoadUnit c.service',
+      'ReloadUnitFiles ',
+      'StartUnit b.service',
+      'StartUnit c.service',
+    ]);
+  });
+});

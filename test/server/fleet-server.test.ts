@@ -1,0 +1,279 @@
+import { randomUUID } from 'node:crypto';
+import { Writable } from 'node:stream';
+import type { Etcd3 } from 'etcd3';
+import { pino } from 'pino';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/index.js';
+import { createEtcdClient } from '../../src/registry/etcd-client.js';
+import { openRegistry, type Registry } from '../../src/registry/registry.js';
+import { FleetServer } from '../../src/server/fleet-server.js';
+import { FakeUnitManager } from '../../src/systemd/fake-unit-manager.js';
+import { UnitFile } from '../../src/unit/unit-file.js';
+import { type EtcdCluster, startEtcd } from '../support/etcd.js';
+import { waitFor } from '../support/wait.js';
+
+const hello = UnitFile.parse('[Service]\nExecStart=/bin/sleep 1000\n');
+const TTL_MS = 3_000;
+
+let etcd: EtcdCluster;
+let clients: Etcd3[] = [];
+let servers: FleetServer[] = [];
+
+beforeAll(async () => {
+  etcd = await startEtcd();
+});
+afterEach(async () => {
+  await Promise.all(servers.map((server) => server.stop()));
+  for (const client of clients) client.close();
+  servers = [];
+  clients = [];
+});
+afterAll(async () => {
+  await etcd?.stop();
+});
+
+interface Machine {
+  id: string;
+  server: FleetServer;
+  manager: FakeUnitManager;
+  logs: string[];
+}
+
+function client(): Etcd3 {
+  const etcdClient = createEtcdClient(etcd.clientConfig());
+  clients.push(etcdClient);
+  return etcdClient;
+}
+
+function registryAt(prefix: string): Registry {
+  return openRegistry(client(), prefix, () => undefined);
+}
+
+async function startMachine(
+  prefix: string,
+  id: string,
+  options: { manager?: FakeUnitManager; sessionToken?: string; wait?: boolean } = {},
+): Promise<Machine> {
+  const logs: string[] = [];
+  const log = pino(
+    { level: 'debug' },
+    new Writable({
+      write(chunk, _encoding, done) {
+        logs.push((JSON.parse(chunk.toString()) as { msg: string }).msg);
+        done();
+      },
+    }),
+  );
+  const { config } = loadConfig({
+    env: {
+      FLEET_ETCD_KEY_PREFIX: prefix,
+      FLEET_AGENT_TTL: '3s',
+      FLEET_ENGINE_RECONCILE_INTERVAL: '0.5',
+      FLEET_PUBLIC_IP: '127.0.0.1',
+    },
+    defaultPath: '/nonexistent/fleet.conf',
+  });
+  const manager = options.manager ?? new FakeUnitManager();
+  const server = new FleetServer({
+    config,
+    registry: registryAt(prefix),
+    manager,
+    log,
+    machineID: id,
+    sessionToken: options.sessionToken ?? randomUUID(),
+    detectPublicIP: () => '',
+  });
+  servers.push(server);
+  const starting = server.start();
+  if (options.wait ?? true) await starting;
+  return { id, server, manager, logs };
+}
+
+function freshPrefix(): string {
+  return `/fleet-${randomUUID()}/`;
+}
+
+async function unitOn(registry: Registry, name: string) {
+  return registry.cluster.unit(name);
+}
+
+describe('fleetd', () => {
+  it('runs a submitted unit on one machine and reports it launched', async () => {
+    const prefix = freshPrefix();
+    const machines = [await startMachine(prefix, 'm1'), await startMachine(prefix, 'm2')];
+    const registry = registryAt(prefix);
+    await registry.units.put('hello.service', hello, 'launched');
+    await waitFor(
+      async () => (await unitOn(registry, 'hello.service'))?.currentState === 'launched',
+      10_000,
+      'launched',
+    );
+    const unit = await unitOn(registry, 'hello.service');
+    const host = machines.find((machine) => machine.id === unit?.machineID)!;
+    expect(host.manager.files.get('hello.service')).toBe(hello.serialized);
+    expect((await host.manager.states(['hello.service'])).get('hello.service')?.activeState).toBe(
+      'active',
+    );
+    const states = await registry.states.list();
+    expect(states).toEqual([
+      expect.objectContaining({
+        name: 'hello.service',
+        machineID: host.id,
+        activeState: 'active',
+        launched: true,
+      }),
+    ]);
+  });
+
+  it('stops, then unloads, then destroys as the desired state changes', async () => {
+    const prefix = freshPrefix();
+    const machine = await startMachine(prefix, 'm1');
+    const registry = registryAt(prefix);
+    await registry.units.put('hello.service', hello, 'launched');
+    await waitFor(
+      async () => (await unitOn(registry, 'hello.service'))?.currentState === 'launched',
+      10_000,
+      'launched',
+    );
+
+    await registry.units.setDesiredState('hello.service', 'loaded');
+    await waitFor(
+      async () => (await unitOn(registry, 'hello.service'))?.currentState === 'loaded',
+      10_000,
+      'loaded',
+    );
+    expect(
+      (await machine.manager.states(['hello.service'])).get('hello.service')?.activeState,
+    ).toBe('inactive');
+
+    await registry.units.setDesiredState('hello.service', 'inactive');
+    await waitFor(() => !machine.manager.files.has('hello.service'), 10_000, 'unloaded');
+
+    await registry.units.put('hello.service', hello, 'launched');
+    await waitFor(() => machine.manager.files.has('hello.service'), 10_000, 'loaded again');
+    await registry.units.destroy('hello.service');
+    await waitFor(() => !machine.manager.files.has('hello.service'), 10_000, 'destroyed');
+    await waitFor(
+      async () => (await registry.states.list()).length === 0,
+      10_000,
+      'states withdrawn',
+    );
+  });
+
+  it('replaces a unit whose content changed, in place', async () => {
+    const prefix = freshPrefix();
+    const machine = await startMachine(prefix, 'm1');
+    const registry = registryAt(prefix);
+    await registry.units.put('hello.service', hello, 'launched');
+    await waitFor(
+      () => machine.manager.files.get('hello.service') === hello.serialized,
+      10_000,
+      'v1',
+    );
+    const v2 = UnitFile.parse('[Service]\nExecStart=/bin/sleep 2000\n');
+    await registry.units.put('hello.service', v2, 'launched');
+    await waitFor(() => machine.manager.files.get('hello.service') === v2.serialized, 10_000, 'v2');
+    await waitFor(
+      async () => (await registry.states.list())[0]?.hash === v2.hash,
+      10_000,
+      'state with the new hash',
+    );
+  });
+
+  it('unloads fifty units in one pass with one daemon-reload', async () => {
+    const prefix = freshPrefix();
+    const machine = await startMachine(prefix, 'm1');
+    const registry = registryAt(prefix);
+    const names = Array.from({ length: 50 }, (_, i) => `u${i}.service`);
+    await Promise.all(names.map((name) => registry.units.put(name, hello, 'launched')));
+    await waitFor(() => machine.manager.files.size === 50, 15_000, '50 loaded');
+    await waitFor(async () => (await registry.states.list()).length === 50, 15_000, '50 states');
+    const reloadsBefore = machine.manager.reloads;
+    // The whole schedule goes at once, as when the engine moves a machine's units away.
+    await registry.etcd.delete().prefix(registry.keys.schedulePrefix('m1'));
+    await waitFor(() => machine.manager.files.size === 0, 15_000, '50 unloaded');
+    expect(machine.manager.reloads - reloadsBefore).toBe(1);
+  });
+
+  it('unloads every destroyed unit, however the destroys arrive', async () => {
+    const prefix = freshPrefix();
+    const machine = await startMachine(prefix, 'm1');
+    const registry = registryAt(prefix);
+    const names = Array.from({ length: 20 }, (_, i) => `u${i}.service`);
+    await Promise.all(names.map((name) => registry.units.put(name, hello, 'launched')));
+    await waitFor(() => machine.manager.files.size === 20, 15_000, '20 loaded');
+    await Promise.all(names.map((name) => registry.units.destroy(name)));
+    await waitFor(() => machine.manager.files.size === 0, 15_000, '20 unloaded');
+  });
+
+  it('leaves running units running when fleetd comes back after a crash', async () => {
+    const prefix = freshPrefix();
+    const token = randomUUID();
+    const first = await startMachine(prefix, 'm1', { sessionToken: token });
+    const registry = registryAt(prefix);
+    await registry.units.put('hello.service', hello, 'launched');
+    await waitFor(
+      async () => (await unitOn(registry, 'hello.service'))?.currentState === 'launched',
+      10_000,
+      'launched',
+    );
+    await first.server.stop();
+
+    const survivor = new FakeUnitManager({
+      files: Object.fromEntries(first.manager.files),
+      running: ['hello.service'],
+    });
+    const second = await startMachine(prefix, 'm1', { manager: survivor, sessionToken: token });
+    await waitFor(
+      async () => (await unitOn(registry, 'hello.service'))?.currentState === 'launched',
+      10_000,
+      'launched again',
+    );
+    expect(
+      survivor.calls.filter((call) => call.method === 'start' || call.method === 'stop'),
+    ).toEqual([]);
+    expect(second.logs).not.toContain('Server register machine failed');
+  });
+
+  it('refuses a second host with the same machine ID, answering unavailable until the first leaves', async () => {
+    const prefix = freshPrefix();
+    const first = await startMachine(prefix, 'm1');
+    const duplicate = await startMachine(prefix, 'm1', { wait: false });
+    await waitFor(
+      () =>
+        duplicate.logs.some((line) =>
+          line.startsWith('Server register machine failed: machine ID m1 is already registered'),
+        ),
+      10_000,
+      'registration refused',
+    );
+    expect(duplicate.server.available).toBe(false);
+    await first.server.shutdown();
+    await waitFor(
+      () => duplicate.server.available,
+      15_000,
+      'duplicate registers once the first is gone',
+    );
+  });
+
+  it('stops and unloads its units and withdraws its presence on a graceful stop', async () => {
+    const prefix = freshPrefix();
+    const machine = await startMachine(prefix, 'm1');
+    const registry = registryAt(prefix);
+    await registry.units.put('hello.service', hello, 'launched');
+    await waitFor(() => machine.manager.files.has('hello.service'), 10_000, 'loaded');
+    await machine.server.shutdown();
+    expect(machine.manager.files.size).toBe(0);
+    expect(await registry.machines.list()).toEqual([]);
+    expect(await registry.states.list()).toEqual([]);
+  });
+
+  it('does not run an engine with disable_engine, yet runs what another engine schedules', async () => {
+    const prefix = freshPrefix();
+    const worker = await startMachine(prefix, 'm1');
+    expect(worker.logs).not.toContain('Not starting engine; disable-engine is set');
+    const registry = registryAt(prefix);
+    await registry.units.put('hello.service', hello, 'launched');
+    await waitFor(() => worker.manager.files.has('hello.service'), 10_000, 'loaded');
+  });
+});

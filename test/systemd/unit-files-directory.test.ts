@@ -1,0 +1,61 @@
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { UnitFilesDirectory } from '../../src/systemd/unit-files-directory.js';
+import { UnitFile } from '../../src/unit/unit-file.js';
+
+describe('UnitFilesDirectory', () => {
+  let root: string;
+  let warnings: string[];
+  let dir: UnitFilesDirectory;
+
+  beforeEach(async () => {
+    root = mkdtempSync(join(tmpdir(), 'fleet-units-'));
+    warnings = [];
+    const log = pino(
+      { level: 'warn' },
+      { write: (line: string) => warnings.push(JSON.parse(line).msg as string) },
+    );
+    dir = new UnitFilesDirectory(join(root, 'run/fleet/units'), log);
+    await dir.create();
+  });
+
+  afterEach(() => rmSync(root, { recursive: true, force: true }));
+
+  it('creates the directory 0755 and writes files 0644', async () => {
+    expect(statSync(dir.path).mode & 0o777).toBe(0o755);
+    expect(await dir.write('a.service', 'é\n')).toBe(3);
+    expect(statSync(dir.fileOf('a.service')).mode & 0o777).toBe(0o644);
+  });
+
+  it('lists recognised unit files with the SHA-1 the unit model gives their text', async () => {
+    const unit = UnitFile.parse('[Service]\nExecStart=/bin/sleep 1\n');
+    await dir.write('a.service', unit.serialized);
+    await dir.write('b.timer', '');
+    expect(await dir.list()).toEqual(
+      new Map([
+        ['a.service', unit.hash],
+        ['b.timer', UnitFile.parse('').hash],
+      ]),
+    );
+  });
+
+  it('ignores other files with a warning', async () => {
+    writeFileSync(join(dir.path, 'notes.txt'), 'x');
+    writeFileSync(join(dir.path, 'web.target'), 'x');
+    expect(await dir.list()).toEqual(new Map());
+    expect(warnings.sort()).toEqual([
+      `Found unrecognized file in ${join(dir.path, 'notes.txt')}, ignoring`,
+      `Found unrecognized file in ${join(dir.path, 'web.target')}, ignoring`,
+    ]);
+  });
+
+  it('removes a file, and a file already gone quietly', async () => {
+    await dir.write('a.service', '');
+    await dir.remove('a.service');
+    await dir.remove('a.service');
+    expect(await dir.list()).toEqual(new Map());
+  });
+});
