@@ -1,29 +1,18 @@
 import { randomUUID } from 'node:crypto';
-import { Etcd3 } from 'etcd3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { EngineLeadership } from '../../src/registry/engine-leadership.js';
 import { MachineConflictError, MachineSession } from '../../src/registry/machine-session.js';
 import type { MachineRecord } from '../../src/registry/records.js';
-import { openRegistry, type Registry } from '../../src/registry/registry.js';
-import { type EtcdCluster, startEtcd } from '../support/etcd.js';
+import type { Registry } from '../../src/registry/registry.js';
+import { useEtcd } from '../support/etcd-suite.js';
 import { waitFor } from '../support/wait.js';
 
 const TTL_MS = 3_000;
 
-let etcd: EtcdCluster;
-let client: Etcd3;
-
-beforeAll(async () => {
-  etcd = await startEtcd();
-  client = new Etcd3(etcd.clientOptions());
-});
-afterAll(async () => {
-  client?.close();
-  await etcd?.stop();
-});
+const etcd = useEtcd();
 
 function freshRegistry(): Registry {
-  return openRegistry(client, `/test-${randomUUID()}/`, () => undefined);
+  return etcd.freshRegistry();
 }
 
 function machineRecord(id: string, sessionToken = randomUUID()): MachineRecord {
@@ -40,7 +29,12 @@ function machineRecord(id: string, sessionToken = randomUUID()): MachineRecord {
 describe('machine session', () => {
   it('registers the machine as present under a lease with the TTL asked for', async () => {
     const registry = freshRegistry();
-    const session = await MachineSession.open(client, registry.keys, machineRecord('m1'), TTL_MS);
+    const session = await MachineSession.open(
+      registry.etcd,
+      registry.keys,
+      machineRecord('m1'),
+      TTL_MS,
+    );
     expect(session.grantedTtlSeconds).toBe(3);
     expect(await registry.machines.list()).toEqual([
       {
@@ -56,9 +50,14 @@ describe('machine session', () => {
 
   it('refuses a second host registering the same machine ID', async () => {
     const registry = freshRegistry();
-    const first = await MachineSession.open(client, registry.keys, machineRecord('m1'), TTL_MS);
+    const first = await MachineSession.open(
+      registry.etcd,
+      registry.keys,
+      machineRecord('m1'),
+      TTL_MS,
+    );
     await expect(
-      MachineSession.open(client, registry.keys, machineRecord('m1'), TTL_MS),
+      MachineSession.open(registry.etcd, registry.keys, machineRecord('m1'), TTL_MS),
     ).rejects.toThrow(MachineConflictError);
     await first.close();
   });
@@ -66,9 +65,9 @@ describe('machine session', () => {
   it('lets the same fleetd take its presence back at once after a crash', async () => {
     const registry = freshRegistry();
     const record = machineRecord('m1');
-    const crashed = await MachineSession.open(client, registry.keys, record, TTL_MS);
+    const crashed = await MachineSession.open(registry.etcd, registry.keys, record, TTL_MS);
     crashed.abandon();
-    const restarted = await MachineSession.open(client, registry.keys, record, TTL_MS);
+    const restarted = await MachineSession.open(registry.etcd, registry.keys, record, TTL_MS);
     expect(restarted.leaseID).not.toBe(crashed.leaseID);
     expect((await registry.machines.list()).map((machine) => machine.id)).toEqual(['m1']);
     await restarted.close();
@@ -76,8 +75,18 @@ describe('machine session', () => {
 
   it('removes the presence at once on close, and after the TTL when abandoned', async () => {
     const registry = freshRegistry();
-    const closed = await MachineSession.open(client, registry.keys, machineRecord('m1'), TTL_MS);
-    const abandoned = await MachineSession.open(client, registry.keys, machineRecord('m2'), TTL_MS);
+    const closed = await MachineSession.open(
+      registry.etcd,
+      registry.keys,
+      machineRecord('m1'),
+      TTL_MS,
+    );
+    const abandoned = await MachineSession.open(
+      registry.etcd,
+      registry.keys,
+      machineRecord('m2'),
+      TTL_MS,
+    );
     await closed.close();
     expect((await registry.machines.list()).map((machine) => machine.id)).toEqual(['m2']);
     abandoned.abandon();
@@ -90,10 +99,20 @@ describe('machine session', () => {
       { machineID: 'm1', key: 'region', value: null },
       { machineID: 'm1', key: 'disk', value: 'ssd' },
     ]);
-    const session = await MachineSession.open(client, registry.keys, machineRecord('m1'), TTL_MS);
+    const session = await MachineSession.open(
+      registry.etcd,
+      registry.keys,
+      machineRecord('m1'),
+      TTL_MS,
+    );
     expect((await registry.machines.list())[0]?.metadata).toEqual({ disk: 'ssd' });
     await session.close();
-    const again = await MachineSession.open(client, registry.keys, machineRecord('m1'), TTL_MS);
+    const again = await MachineSession.open(
+      registry.etcd,
+      registry.keys,
+      machineRecord('m1'),
+      TTL_MS,
+    );
     expect((await registry.machines.list())[0]?.metadata).toEqual({ disk: 'ssd' });
     await again.close();
   });
@@ -102,10 +121,10 @@ describe('machine session', () => {
 describe('engine leadership', () => {
   it('goes to the first engine to campaign; the others learn who leads', async () => {
     const registry = freshRegistry();
-    const a = await MachineSession.open(client, registry.keys, machineRecord('a'), TTL_MS);
-    const b = await MachineSession.open(client, registry.keys, machineRecord('b'), TTL_MS);
-    const leadershipA = new EngineLeadership(client, registry.keys, a);
-    const leadershipB = new EngineLeadership(client, registry.keys, b);
+    const a = await MachineSession.open(registry.etcd, registry.keys, machineRecord('a'), TTL_MS);
+    const b = await MachineSession.open(registry.etcd, registry.keys, machineRecord('b'), TTL_MS);
+    const leadershipA = new EngineLeadership(registry.etcd, registry.keys, a);
+    const leadershipB = new EngineLeadership(registry.etcd, registry.keys, b);
     expect((await leadershipA.campaign())?.machineID).toBe('a');
     expect((await leadershipB.campaign())?.machineID).toBe('a');
     expect(leadershipA.fence).not.toBeNull();
@@ -117,14 +136,14 @@ describe('engine leadership', () => {
 
   it('refuses a deposed leader’s schedule write', async () => {
     const registry = freshRegistry();
-    const a = await MachineSession.open(client, registry.keys, machineRecord('a'), TTL_MS);
-    const b = await MachineSession.open(client, registry.keys, machineRecord('b'), TTL_MS);
-    const leadershipA = new EngineLeadership(client, registry.keys, a);
+    const a = await MachineSession.open(registry.etcd, registry.keys, machineRecord('a'), TTL_MS);
+    const b = await MachineSession.open(registry.etcd, registry.keys, machineRecord('b'), TTL_MS);
+    const leadershipA = new EngineLeadership(registry.etcd, registry.keys, a);
     await leadershipA.campaign();
     const staleFence = leadershipA.fence!;
     // A's lease ends (as when etcd expires it); B is elected in its place.
     await a.close();
-    const leadershipB = new EngineLeadership(client, registry.keys, b);
+    const leadershipB = new EngineLeadership(registry.etcd, registry.keys, b);
     expect((await leadershipB.campaign())?.machineID).toBe('b');
 
     const { applied } = await registry.scheduleWriter.apply(staleFence, [

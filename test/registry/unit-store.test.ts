@@ -1,25 +1,13 @@
-import { randomUUID } from 'node:crypto';
-import { Etcd3 } from 'etcd3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openRegistry, type Registry } from '../../src/registry/registry.js';
+import { describe, expect, it } from 'vitest';
+import type { Registry } from '../../src/registry/registry.js';
 import { UnitFile } from '../../src/unit/unit-file.js';
-import { type EtcdCluster, startEtcd } from '../support/etcd.js';
+import { useEtcd } from '../support/etcd-suite.js';
 
-let etcd: EtcdCluster;
-let client: Etcd3;
+const etcd = useEtcd();
 const badRecords: string[] = [];
 
-beforeAll(async () => {
-  etcd = await startEtcd();
-  client = new Etcd3(etcd.clientOptions());
-});
-afterAll(async () => {
-  client?.close();
-  await etcd?.stop();
-});
-
 function freshRegistry(): Registry {
-  return openRegistry(client, `/test-${randomUUID()}/`, (key) => badRecords.push(key));
+  return etcd.freshRegistry((key) => badRecords.push(key));
 }
 
 const hello = UnitFile.parse('[Service]\nExecStart=/bin/sleep 1000\n');
@@ -28,14 +16,14 @@ const global = UnitFile.parse('[Service]\nExecStart=/bin/true\n[X-Fleet]\nGlobal
 /** Places a unit the way the engine does, so client writes have a schedule to keep in step. */
 async function placeOn(registry: Registry, name: string, machineID: string): Promise<void> {
   const unit = await registry.units.get(name);
-  await client.put(registry.keys.placement(name)).value(machineID);
-  await client
+  await registry.etcd.put(registry.keys.placement(name)).value(machineID);
+  await registry.etcd
     .put(registry.keys.scheduleEntry(machineID, name))
     .value(JSON.stringify({ hash: unit!.hash, desiredState: unit!.desiredState }));
 }
 
 async function scheduleEntry(registry: Registry, machineID: string, name: string) {
-  const value = await client.get(registry.keys.scheduleEntry(machineID, name)).string();
+  const value = await registry.etcd.get(registry.keys.scheduleEntry(machineID, name)).string();
   return value === null ? null : JSON.parse(value);
 }
 
@@ -51,14 +39,16 @@ describe('unit store', () => {
       global: false,
     });
     expect(stored?.unitFile.serialized).toBe(hello.serialized);
-    expect(await client.get(registry.keys.unitFile(hello.hash)).string()).toBe(hello.serialized);
+    expect(await registry.etcd.get(registry.keys.unitFile(hello.hash)).string()).toBe(
+      hello.serialized,
+    );
   });
 
   it('lists units sorted by name and skips an unreadable record, reporting it', async () => {
     const registry = freshRegistry();
     await registry.units.put('b.service', hello, 'inactive');
     await registry.units.put('a.service', hello, 'loaded');
-    await client.put(registry.keys.unit('broken.service')).value('{not json');
+    await registry.etcd.put(registry.keys.unit('broken.service')).value('{not json');
     const names = (await registry.units.list()).map((unit) => unit.name);
     expect(names).toEqual(['a.service', 'b.service']);
     expect(badRecords).toContain(registry.keys.unit('broken.service'));
@@ -80,7 +70,7 @@ describe('unit store', () => {
     await registry.units.put('hello.service', hello, 'launched');
     await placeOn(registry, 'hello.service', 'm1');
     await registry.units.setDesiredState('hello.service', 'inactive');
-    expect(await client.get(registry.keys.placement('hello.service')).string()).toBeNull();
+    expect(await registry.etcd.get(registry.keys.placement('hello.service')).string()).toBeNull();
     expect(await scheduleEntry(registry, 'm1', 'hello.service')).toBeNull();
   });
 
@@ -102,7 +92,7 @@ describe('unit store', () => {
     await placeOn(registry, 'hello.service', 'm1');
     expect(await registry.units.destroy('hello.service')).toBe(true);
     expect(await registry.units.get('hello.service')).toBeNull();
-    expect(await client.get(registry.keys.placement('hello.service')).string()).toBeNull();
+    expect(await registry.etcd.get(registry.keys.placement('hello.service')).string()).toBeNull();
     expect(await scheduleEntry(registry, 'm1', 'hello.service')).toBeNull();
     expect(await registry.units.destroy('hello.service')).toBe(false);
   });
@@ -117,13 +107,13 @@ describe('unit store', () => {
     const registry = freshRegistry();
     await registry.units.put('global.service', global, 'launched');
     expect(
-      JSON.parse((await client.get(registry.keys.globalUnit('global.service')).string())!),
+      JSON.parse((await registry.etcd.get(registry.keys.globalUnit('global.service')).string())!),
     ).toEqual({
       hash: global.hash,
       desiredState: 'launched',
     });
     await registry.units.destroy('global.service');
-    expect(await client.get(registry.keys.globalUnit('global.service')).string()).toBeNull();
+    expect(await registry.etcd.get(registry.keys.globalUnit('global.service')).string()).toBeNull();
   });
 
   it('serialises concurrent desired-state changes so the last one wins everywhere', async () => {

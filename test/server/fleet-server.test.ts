@@ -1,35 +1,24 @@
 import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
-import type { Etcd3 } from 'etcd3';
 import { pino } from 'pino';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
-import { createEtcdClient } from '../../src/registry/etcd-client.js';
 import { openRegistry, type Registry } from '../../src/registry/registry.js';
 import { FleetServer } from '../../src/server/fleet-server.js';
 import { FakeUnitManager } from '../../src/systemd/fake-unit-manager.js';
 import { UnitFile } from '../../src/unit/unit-file.js';
-import { type EtcdCluster, startEtcd } from '../support/etcd.js';
+import { useEtcd } from '../support/etcd-suite.js';
 import { waitFor } from '../support/wait.js';
 
 const hello = UnitFile.parse('[Service]\nExecStart=/bin/sleep 1000\n');
 const TTL_MS = 3_000;
 
-let etcd: EtcdCluster;
-let clients: Etcd3[] = [];
+const etcd = useEtcd();
 let servers: FleetServer[] = [];
 
-beforeAll(async () => {
-  etcd = await startEtcd();
-});
 afterEach(async () => {
   await Promise.all(servers.map((server) => server.stop()));
-  for (const client of clients) client.close();
   servers = [];
-  clients = [];
-});
-afterAll(async () => {
-  await etcd?.stop();
 });
 
 interface Machine {
@@ -39,14 +28,8 @@ interface Machine {
   logs: string[];
 }
 
-function client(): Etcd3 {
-  const etcdClient = createEtcdClient(etcd.clientConfig());
-  clients.push(etcdClient);
-  return etcdClient;
-}
-
 function registryAt(prefix: string): Registry {
-  return openRegistry(client(), prefix, () => undefined);
+  return openRegistry(etcd.client(), prefix, () => undefined);
 }
 
 async function startMachine(
