@@ -3,6 +3,7 @@ import type { EngineFeed } from '../registry/engine-feed.js';
 import type { EngineLeadership } from '../registry/engine-leadership.js';
 import type { ScheduleWriter } from '../registry/schedule-writer.js';
 import type { UnitFileCache } from '../registry/unit-file-cache.js';
+import { type EngineMetrics, NO_ENGINE_METRICS } from './metrics.js';
 import type { EngineTask } from './model.js';
 import { planPass } from './plan.js';
 import { RequirementsCache } from './requirements-cache.js';
@@ -23,6 +24,7 @@ export interface EngineOptions {
   machineGraceMs: number;
   /** False for fleet's `disable_watches`: re-list on every tick instead. */
   watches: boolean;
+  metrics?: EngineMetrics;
   now?: () => number;
 }
 
@@ -33,6 +35,7 @@ export interface EngineOptions {
  */
 export class Engine {
   private readonly now: () => number;
+  private readonly metrics: EngineMetrics;
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private pending = false;
@@ -44,6 +47,7 @@ export class Engine {
 
   constructor(private readonly options: EngineOptions) {
     this.now = options.now ?? Date.now;
+    this.metrics = options.metrics ?? NO_ENGINE_METRICS;
     this.requirements = new RequirementsCache(options.bodies, () => this.trigger(), options.log);
   }
 
@@ -118,7 +122,14 @@ export class Engine {
       }
       const appliedUnits = new Set(applied.map((change) => change.unitName));
       for (const task of plan.tasks) {
-        if (appliedUnits.has(task.unitName)) logTask(log, task);
+        if (appliedUnits.has(task.unitName)) {
+          logTask(log, task);
+          this.metrics.taskApplied(task.type);
+        } else {
+          this.metrics.taskFailed(task.type);
+        }
+        if (task.reason.endsWith('went away')) this.metrics.unitDisplaced('machine_away');
+        else if (task.reason.includes('unable to run unit')) this.metrics.unitDisplaced('run');
       }
       if (applied.length < plan.changes.length) {
         log.debug(
@@ -128,6 +139,7 @@ export class Engine {
         this.pending = true;
       }
     }
+    this.metrics.passCompleted();
     const elapsed = this.now() - started;
     const level = elapsed > this.options.reconcileIntervalMs ? 'warn' : 'debug';
     log[level](`Engine completed reconciliation in ${elapsed}ms`);
@@ -151,6 +163,7 @@ export class Engine {
       this.leaderSince = this.now();
       this.knownLeader = machineID;
       log.info('Engine leadership acquired');
+      this.metrics.leadershipAcquired(Math.floor(this.leaderSince / 1000));
       return true;
     }
     const leaderID = leader?.machineID ?? null;

@@ -3,6 +3,7 @@ import { Agent } from '../agent/agent.js';
 import type { FleetConfig } from '../config/index.js';
 import { deriveTimings, type FleetTimings } from '../config/timings.js';
 import { Engine } from '../engine/engine.js';
+import type { EngineMetrics } from '../engine/metrics.js';
 import { AgentFeed } from '../registry/agent-feed.js';
 import { EngineFeed } from '../registry/engine-feed.js';
 import { EngineLeadership } from '../registry/engine-leadership.js';
@@ -22,6 +23,7 @@ export interface FleetServerOptions {
   sessionToken: string;
   /** The public IP to publish when `public_ip` is not configured; re-read every refresh. */
   detectPublicIP: () => string;
+  engineMetrics?: EngineMetrics;
 }
 
 interface Components {
@@ -187,6 +189,7 @@ export class FleetServer {
         reconcileIntervalMs: config.engineReconcileIntervalMs,
         machineGraceMs: grantedTtlMs,
         watches,
+        ...(this.options.engineMetrics !== undefined && { metrics: this.options.engineMetrics }),
       });
     }
     this.components = { session, engine };

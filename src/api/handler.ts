@@ -1,0 +1,123 @@
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import type { Logger } from 'pino';
+import type { Registry } from '../registry/registry.js';
+import { DISCOVERY_DOCUMENT } from './discovery-document.js';
+import { METRICS_CONTENT_TYPE } from './metrics.js';
+import { BodyTooLargeError } from './request-body.js';
+import { routeOnDecodedPath } from './request-target.js';
+import { JSON_CONTENT_TYPE, sendError } from './respond.js';
+import type { ApiContext } from './routes/context.js';
+import { machinesCollection } from './routes/machines.js';
+import { stateCollection, stateItem } from './routes/state.js';
+import { unitItem, unitsCollection } from './routes/units.js';
+
+export interface ApiHandlerOptions {
+  registry: Registry;
+  /** fleetd's version, sent as `Server: fleetd/<version>`. */
+  version: string;
+  /** Page size of every list (fleet's `token_limit`). */
+  tokenLimit: number;
+  /** False until this fleetd has registered with etcd; every request then gets 503. */
+  available: () => boolean;
+  /** Prometheus text for `/metrics`; empty when not given. */
+  metrics?: () => string;
+  log: Logger;
+}
+
+/** The current prefix and the legacy one fleet kept serving. */
+const PREFIXES = ['/fleet/v1', '/v1-alpha'] as const;
+
+const UNAVAILABLE = 'fleet server unable to communicate with etcd';
+
+/**
+ * fleet's HTTP API v1. express only routes: bodies, query strings and responses go through
+ * our own Go-compatible readers and writers, so no express default (HTML errors, ETag,
+ * X-Powered-By, HEAD answered as GET, lenient slashes) reaches the wire.
+ */
+export function createApiHandler(options: ApiHandlerOptions): RequestListener {
+  const ctx: ApiContext = {
+    registry: options.registry,
+    tokenLimit: options.tokenLimit,
+    log: options.log,
+  };
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.set('case sensitive routing', true);
+  app.set('strict routing', true);
+  app.set('query parser', false);
+
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    // fleet swapped in a bare handler until registration, so this 503 has no Server header.
+    if (!options.available()) {
+      sendError(res, 503, UNAVAILABLE);
+      return;
+    }
+    options.log.debug(`HTTP ${req.method} ${req.url}`);
+    res.setHeader('Server', `fleetd/${options.version}`);
+    if (routeOnDecodedPath(req, res)) next();
+  });
+
+  for (const prefix of PREFIXES) {
+    app.all(`${prefix}/discovery`, (req: Request, res: Response) => discovery(req, res));
+    app.all(`${prefix}/machines`, (req: Request, res: Response) =>
+      machinesCollection(ctx, req, res),
+    );
+    app.all(`${prefix}/units`, (req: Request, res: Response) => unitsCollection(ctx, req, res));
+    app.all(`${prefix}/units/:name`, (req: Request<{ name: string }>, res: Response) =>
+      unitItem(ctx, req, res, req.params.name),
+    );
+    app.all(`${prefix}/state`, (req: Request, res: Response) => stateCollection(ctx, req, res));
+    app.all(`${prefix}/state/:name`, (req: Request<{ name: string }>, res: Response) =>
+      stateItem(ctx, req, res, req.params.name),
+    );
+    app.all(prefix, (_req: Request, res: Response) => sendError(res, 405));
+  }
+  app.all('/metrics', (req: Request, res: Response) => metrics(req, res, options.metrics));
+
+  // fleet's catch-all: the root refuses every method, anything else does not exist.
+  app.use((req: Request, res: Response) => sendError(res, req.path === '/' ? 405 : 404));
+
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    if (err instanceof BodyTooLargeError) {
+      // The rest of the body is never read, so the connection cannot carry another request.
+      res.setHeader('Connection', 'close');
+      sendError(res, 413, err.message);
+      return;
+    }
+    options.log.error({ err }, `Failed serving HTTP request: ${(err as Error)?.message}`);
+    if (res.headersSent) res.destroy();
+    else sendError(res, 500);
+  });
+
+  return app;
+}
+
+function discovery(req: IncomingMessage, res: ServerResponse): void {
+  if (req.method !== 'GET') {
+    sendError(res, 400, 'only HTTP GET supported against this resource');
+    return;
+  }
+  const body = Buffer.from(DISCOVERY_DOCUMENT, 'utf8');
+  res.statusCode = 200;
+  res.setHeader('Content-Type', JSON_CONTENT_TYPE);
+  res.setHeader('Content-Length', body.length);
+  res.end(body);
+}
+
+function metrics(
+  req: IncomingMessage,
+  res: ServerResponse,
+  render: (() => string) | undefined,
+): void {
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    sendError(res, 405, 'only GET supported against this resource');
+    return;
+  }
+  const body = Buffer.from(render?.() ?? '', 'utf8');
+  res.statusCode = 200;
+  res.setHeader('Content-Type', METRICS_CONTENT_TYPE);
+  res.setHeader('Content-Length', body.length);
+  res.end(body);
+}

@@ -1,0 +1,122 @@
+import { z } from 'zod';
+import { type GoStruct, type GoType, goString, unmarshal } from '../go/json-decode.js';
+import { readFirstJsonValue } from '../go/json-value.js';
+
+/**
+ * The request bodies fleet accepted, decoded as its Go types were (`schema.Unit`,
+ * `[]api.machineMetadataOp`), so that type errors read exactly as Go worded them, then
+ * checked against zod schemas that give them their TypeScript types.
+ */
+
+export class BodyDecodeError extends Error {
+  override name = 'BodyDecodeError';
+}
+
+const unitOptionType: GoStruct = {
+  kind: 'struct',
+  goName: 'schema.UnitOption',
+  structName: 'UnitOption',
+  fields: [
+    { jsonName: 'name', property: 'name', type: goString },
+    { jsonName: 'section', property: 'section', type: goString },
+    { jsonName: 'value', property: 'value', type: goString },
+  ],
+};
+
+const unitType: GoStruct = {
+  kind: 'struct',
+  goName: 'schema.Unit',
+  structName: 'Unit',
+  fields: [
+    { jsonName: 'currentState', property: 'currentState', type: goString },
+    { jsonName: 'desiredState', property: 'desiredState', type: goString },
+    { jsonName: 'machineID', property: 'machineID', type: goString },
+    { jsonName: 'name', property: 'name', type: goString },
+    {
+      jsonName: 'options',
+      property: 'options',
+      type: {
+        kind: 'slice',
+        goName: '[]*schema.UnitOption',
+        elem: { kind: 'pointer', elem: unitOptionType },
+      },
+    },
+  ],
+};
+
+const metadataOpType: GoStruct = {
+  kind: 'struct',
+  goName: 'api.machineMetadataOp',
+  structName: 'machineMetadataOp',
+  fields: [
+    { jsonName: 'op', property: 'op', type: goString },
+    { jsonName: 'Path', property: 'path', type: goString },
+    {
+      jsonName: 'Value',
+      property: 'value',
+      type: {
+        kind: 'struct',
+        goName: 'struct { Value string "json:\\"value\\"" }',
+        structName: '',
+        fields: [{ jsonName: 'value', property: 'value', type: goString }],
+      },
+    },
+  ],
+};
+
+const metadataOpsType: GoType = {
+  kind: 'slice',
+  goName: '[]api.machineMetadataOp',
+  elem: metadataOpType,
+};
+
+const unitOptionSchema = z.object({ name: z.string(), section: z.string(), value: z.string() });
+
+/** A PUT body. A `null` option was a nil pointer that crashed fleet; it is refused here. */
+export const unitBodySchema = z.object({
+  currentState: z.string(),
+  desiredState: z.string(),
+  machineID: z.string(),
+  name: z.string(),
+  options: z
+    .array(unitOptionSchema.nullable())
+    .nullable()
+    .transform((options, ctx) => {
+      if (options?.some((option) => option === null)) {
+        ctx.addIssue('options must not contain null');
+        return z.NEVER;
+      }
+      return (options ?? []) as Array<z.infer<typeof unitOptionSchema>>;
+    }),
+});
+export type UnitBody = z.infer<typeof unitBodySchema>;
+
+export const metadataOpsSchema = z
+  .array(z.object({ op: z.string(), path: z.string(), value: z.object({ value: z.string() }) }))
+  .nullable()
+  .transform((ops) => ops ?? []);
+export type MetadataOp = z.infer<typeof metadataOpsSchema>[number];
+
+/** The body as `json.NewDecoder(body).Decode(&unit)` filled it; `null` is an empty unit. */
+export function decodeUnitBody(body: Uint8Array): UnitBody {
+  return decodeAs(body, unitType, unitBodySchema);
+}
+
+/** The PATCH body as `[]machineMetadataOp`; `null` is no operations. */
+export function decodeMetadataOps(body: Uint8Array): MetadataOp[] {
+  return decodeAs(body, metadataOpsType, metadataOpsSchema);
+}
+
+function decodeAs<T>(body: Uint8Array, type: GoType, schema: z.ZodType<T>): T {
+  const first = readFirstJsonValue(body);
+  if (!first.ok) throw new BodyDecodeError(first.message);
+  let decoded: unknown;
+  try {
+    decoded = unmarshal(first.value, type);
+  } catch (err) {
+    throw new BodyDecodeError((err as Error).message);
+  }
+  const parsed = schema.safeParse(decoded);
+  if (!parsed.success) throw new BodyDecodeError(parsed.error.issues[0]?.message ?? 'invalid body');
+  return parsed.data;
+}

@@ -1,0 +1,36 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import { parseGoQuery } from '../../go/url.js';
+import type { Registry } from '../../registry/registry.js';
+import { type PageToken, PageTokenError, pageTokenFromQuery } from '../page-token.js';
+import { sendError } from '../respond.js';
+
+/** What every resource handler works with. */
+export interface ApiContext {
+  registry: Registry;
+  /** Page size of every list, and the only limit a page token may carry. */
+  tokenLimit: number;
+  log: Logger;
+}
+
+/** The request's query as Go's `r.URL.Query()` read it. */
+export function requestQuery(req: IncomingMessage): Map<string, string[]> {
+  const url = req.url ?? '';
+  const question = url.indexOf('?');
+  return parseGoQuery(question < 0 ? '' : url.slice(question + 1));
+}
+
+/** The list request's page token, or null after answering 400 with fleet's message. */
+export function requestPageToken(
+  ctx: ApiContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+): PageToken | null {
+  try {
+    return pageTokenFromQuery(requestQuery(req).get('nextPageToken') ?? [], ctx.tokenLimit);
+  } catch (err) {
+    if (!(err instanceof PageTokenError)) throw err;
+    sendError(res, 400, err.message);
+    return null;
+  }
+}

@@ -1,0 +1,162 @@
+import type { z } from 'zod';
+import type { ApiMachine, ApiUnit, ApiUnitState } from '../api/schema.js';
+import { goJsonEncode } from '../go/json-encode.js';
+import { readFirstJsonValue } from '../go/json-value.js';
+import { type ApiEndpoint, parseEndpoint } from './endpoint.js';
+import { GoogleApiError, googleApiError } from './googleapi-error.js';
+import {
+  machinePageSchema,
+  unitPageSchema,
+  unitSchema,
+  unitStatePageSchema,
+  unitStateSchema,
+} from './response-schemas.js';
+import { type ConnectionFactory, type TlsFiles, Transport } from './transport.js';
+import type { FleetClient } from './types.js';
+
+export interface HttpClientOptions extends TlsFiles {
+  /** fleetctl's `--endpoint`: `http://…`, `https://…`, `unix:///path` or `file:///path`. */
+  endpoint: string;
+  /** Per request; fleetctl's API client had none, so by default there is none. */
+  requestTimeoutMs?: number;
+  /** Carries every request over this stream instead of dialling (fleetctl's `--tunnel`). */
+  createConnection?: ConnectionFactory;
+}
+
+/** An answer the client cannot read: not JSON, or not the entity it should be. */
+export class ResponseDecodeError extends Error {
+  override name = 'ResponseDecodeError';
+}
+
+/**
+ * fleetctl's API driver: the generated Google API client over HTTP/1.1, every query with
+ * `alt=json`, lists followed page by page until no `nextPageToken` remains, and a 404 on a
+ * single unit or state meaning "none". Throws EndpointError for a bad endpoint, with
+ * fleetctl's message.
+ */
+export function createHttpClient(options: HttpClientOptions): FleetClient {
+  const endpoint = parseEndpoint(options.endpoint);
+  const transport = new Transport(
+    endpoint,
+    options,
+    options.requestTimeoutMs,
+    options.createConnection,
+  );
+  return new HttpFleetClient(endpoint, transport);
+}
+
+class HttpFleetClient implements FleetClient {
+  constructor(
+    private readonly endpoint: ApiEndpoint,
+    private readonly transport: Transport,
+  ) {}
+
+  async machines(): Promise<ApiMachine[]> {
+    return this.allPages('machines', machinePageSchema, (page) => page.machines);
+  }
+
+  async units(): Promise<ApiUnit[]> {
+    return this.allPages('units', unitPageSchema, (page) => page.units);
+  }
+
+  async unitStates(): Promise<ApiUnitState[]> {
+    return this.allPages('state', unitStatePageSchema, (page) => page.states);
+  }
+
+  async unit(name: string): Promise<ApiUnit | null> {
+    return this.getOrNull(`units/${escapePathParameter(name)}`, unitSchema);
+  }
+
+  async unitState(name: string): Promise<ApiUnitState | null> {
+    return this.getOrNull(`state/${escapePathParameter(name)}`, unitStateSchema);
+  }
+
+  async createUnit(unit: ApiUnit): Promise<void> {
+    await this.call('PUT', `units/${escapePathParameter(unit.name)}`, unit);
+  }
+
+  async setUnitTargetState(name: string, desiredState: string): Promise<void> {
+    await this.call('PUT', `units/${escapePathParameter(name)}`, { desiredState, name });
+  }
+
+  async destroyUnit(name: string): Promise<void> {
+    await this.call('DELETE', `units/${escapePathParameter(name)}`);
+  }
+
+  async close(): Promise<void> {
+    this.transport.close();
+  }
+
+  private async allPages<Page extends { nextPageToken?: string | undefined }, Item>(
+    resource: string,
+    schema: z.ZodType<Page>,
+    items: (page: Page) => Item[] | undefined,
+  ): Promise<Item[]> {
+    const all: Item[] = [];
+    let token: string | undefined;
+    do {
+      const query: Record<string, string> = token === undefined ? {} : { nextPageToken: token };
+      const page = decode(schema, await this.call('GET', resource, undefined, query));
+      all.push(...(items(page) ?? []));
+      token = page.nextPageToken === '' ? undefined : page.nextPageToken;
+    } while (token !== undefined);
+    return all;
+  }
+
+  private async getOrNull<T>(resource: string, schema: z.ZodType<T>): Promise<T | null> {
+    try {
+      return decode(schema, await this.call('GET', resource));
+    } catch (err) {
+      if (err instanceof GoogleApiError && err.code === 404) return null;
+      throw err;
+    }
+  }
+
+  /** One request; a non-2xx answer becomes a GoogleApiError. Returns the body. */
+  private async call(
+    method: string,
+    resource: string,
+    body?: object,
+    query: Readonly<Record<string, string>> = {},
+  ): Promise<string> {
+    const params = new URLSearchParams({ alt: 'json', ...query });
+    params.sort();
+    const url = `${this.endpoint.baseUrl}${resource}?${params.toString()}`;
+    const response = await this.transport.send(
+      method,
+      url,
+      // Go's encoder: its field order and escaping, and a trailing newline.
+      body === undefined ? undefined : `${goJsonEncode(body)}\n`,
+    );
+    if (response.status < 200 || response.status > 299) {
+      throw googleApiError(response.status, response.body);
+    }
+    return response.body;
+  }
+}
+
+function decode<T>(schema: z.ZodType<T>, body: string): T {
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch {
+    const first = readFirstJsonValue(Buffer.from(body, 'utf8'));
+    throw new ResponseDecodeError(first.ok ? 'invalid JSON in response' : first.message);
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new ResponseDecodeError(
+      `unexpected response: ${issue?.path.join('.') || 'body'}: ${issue?.message ?? 'invalid'}`,
+    );
+  }
+  return parsed.data;
+}
+
+/** The Go client's URI-template expansion: everything but RFC 3986 unreserved is escaped. */
+function escapePathParameter(value: string): string {
+  return encodeURIComponent(value).replace(
+    /[!'()*]/g,
+    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
+  );
+}

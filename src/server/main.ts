@@ -1,0 +1,168 @@
+import type { RequestListener } from 'node:http';
+import type { Logger } from 'pino';
+import { createApiHandler } from '../api/handler.js';
+import { apiListeners } from '../api/listeners.js';
+import { MetricsRegistry } from '../api/metrics.js';
+import { type ApiServer, serveApi } from '../api/serve.js';
+import { DEFAULT_CONFIG_PATH, type FleetConfig, loadConfig } from '../config/index.js';
+import type { EngineMetrics } from '../engine/metrics.js';
+import { createEtcdClient } from '../registry/etcd-client.js';
+import { openRegistry, type Registry } from '../registry/registry.js';
+import { createSystemdUnitManager } from '../systemd/systemd-unit-manager.js';
+import type { UnitManager } from '../systemd/unit-manager.js';
+import { FLEET_VERSION } from '../version.js';
+import { parseFleetdArgs } from './cli.js';
+import { FleetServer } from './fleet-server.js';
+import { detectPublicIP, readMachineID, sessionToken } from './identity.js';
+import { createLogger, stderrIsJournal } from './log.js';
+import { engineMetricsOn } from './metrics.js';
+
+/** What one configuration runs: a reload builds a new one and retires the old. */
+interface Generation {
+  config: FleetConfig;
+  registry: Registry;
+  server: FleetServer;
+  handler: RequestListener;
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  const argv0 = process.argv[1] ?? 'fleetd';
+  const command = parseFleetdArgs(argv, argv0);
+  if (command.action === 'fail') {
+    process.stderr.write(command.stderr);
+    return command.exitCode;
+  }
+  if (command.action === 'version') {
+    process.stdout.write(`fleetd version ${FLEET_VERSION}\n`);
+    return 0;
+  }
+
+  const journal = stderrIsJournal(process.env);
+  let log = createLogger({ verbosity: 0, journal });
+  log.info(`Starting fleetd version ${FLEET_VERSION}`);
+  try {
+    const config = readConfig(command.configPath, log);
+    log = createLogger({ verbosity: config.verbosity, journal });
+    const machineID = readMachineID();
+    const token = sessionToken();
+    const manager = await createSystemdUnitManager({
+      unitsDirectory: config.unitsDirectory,
+      userBus: config.systemdUser,
+      log,
+    });
+
+    const metrics = new MetricsRegistry();
+    const shared = {
+      manager,
+      machineID,
+      token,
+      log,
+      metrics,
+      engineMetrics: engineMetricsOn(metrics),
+    };
+    let current = startGeneration(config, shared);
+    const listeners = apiListeners(config.apiListen);
+    let api: ApiServer | null = null;
+    if (listeners.length > 0) {
+      // One handler for the process's life: a reload swaps what it delegates to, since
+      // sockets handed over by systemd cannot be opened again.
+      api = await serveApi((req, res) => current.handler(req, res), listeners, log);
+    }
+    void current.server.start();
+
+    let busy: Promise<unknown> = Promise.resolve();
+    const exclusive = (work: () => Promise<unknown>) => {
+      busy = busy.then(work).catch((err: unknown) => log.error({ err }, 'signal handling failed'));
+    };
+    const shutdown = () =>
+      exclusive(async () => {
+        log.info('Gracefully shutting down');
+        await current.server.shutdown();
+        await api?.close();
+        await manager.close();
+        current.registry.etcd.close();
+        process.exit(0);
+      });
+    process.on('SIGTERM', shutdown);
+    process.on('SIGINT', shutdown);
+    process.on('SIGHUP', () =>
+      exclusive(async () => {
+        const path = command.configPath ?? DEFAULT_CONFIG_PATH;
+        log.info(`Reloading configuration from ${path}`);
+        const reloaded = readConfig(command.configPath, log);
+        const retired = current;
+        await retired.server.stop();
+        current = startGeneration(reloaded, shared);
+        retired.registry.etcd.close();
+        void current.server.start();
+      }),
+    );
+    process.on('SIGUSR1', () => {
+      process.stdout.write(`${JSON.stringify(current.server.dumpState())}\n`);
+    });
+    return await new Promise<number>(() => undefined);
+  } catch (err) {
+    log.fatal(err instanceof Error ? err.message : String(err));
+    return 1;
+  }
+}
+
+function readConfig(path: string | undefined, log: Logger): FleetConfig {
+  const { config, notices } = loadConfig({ ...(path !== undefined && { path }), env: process.env });
+  for (const notice of notices) log[notice.level](notice.msg);
+  return config;
+}
+
+/** What every generation shares: the process's systemd connection, identity and metrics. */
+interface Shared {
+  manager: UnitManager;
+  machineID: string;
+  token: string;
+  log: Logger;
+  metrics: MetricsRegistry;
+  engineMetrics: EngineMetrics;
+}
+
+function startGeneration(config: FleetConfig, shared: Shared): Generation {
+  const { log } = shared;
+  log.info('Establishing etcd connectivity');
+  const etcd = createEtcdClient({
+    endpoints: config.etcdServers,
+    caFile: config.etcdCaFile,
+    certFile: config.etcdCertFile,
+    keyFile: config.etcdKeyFile,
+    username: config.etcdUsername,
+    password: config.etcdPassword,
+    requestTimeoutMs: config.etcdRequestTimeoutMs,
+  });
+  const registry = openRegistry(etcd, config.etcdKeyPrefix, (key, err) =>
+    log.warn({ key, err }, 'Ignoring an unreadable registry value'),
+  );
+  const server = new FleetServer({
+    config,
+    registry,
+    manager: shared.manager,
+    log,
+    machineID: shared.machineID,
+    sessionToken: shared.token,
+    detectPublicIP: () => detectPublicIP(),
+    engineMetrics: shared.engineMetrics,
+  });
+  const handler = createApiHandler({
+    registry,
+    version: FLEET_VERSION,
+    tokenLimit: config.tokenLimit,
+    available: () => server.available,
+    metrics: () => shared.metrics.render(),
+    log,
+  });
+  return { config, registry, server, handler };
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`fleetd: ${String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,26 @@
+import { randomUUID } from 'node:crypto';
+import type { Etcd3 } from 'etcd3';
+import type { RegistryKeys } from '../../../src/registry/keys.js';
+import { MachineSession } from '../../../src/registry/machine-session.js';
+
+/** Registers a machine as fleetd does; close the session to make it leave. */
+export function registerMachine(
+  etcd: Etcd3,
+  keys: RegistryKeys,
+  id: string,
+  metadata: Record<string, string>,
+): Promise<MachineSession> {
+  return MachineSession.open(
+    etcd,
+    keys,
+    {
+      id,
+      publicIP: '127.0.0.1',
+      metadata,
+      capabilities: { disableEngine: false },
+      version: '1.0.0-test',
+      sessionToken: randomUUID(),
+    },
+    30_000,
+  );
+}
