@@ -1,0 +1,119 @@
+import { toApiMachine, toApiUnit, toApiUnitState } from '../api/entities.js';
+import type { ApiMachine, ApiUnit, ApiUnitState } from '../api/schema.js';
+import { quoteString } from '../go/text.js';
+import { parseJobState } from '../job/job.js';
+import type { JobState } from '../job/types.js';
+import { createEtcdClient } from '../registry/etcd-client.js';
+import { openRegistry, type Registry } from '../registry/registry.js';
+import type { BadRecordHandler } from '../registry/unit-store.js';
+import { unitNameInfo } from '../unit/name.js';
+import { UnitFile } from '../unit/unit-file.js';
+import type { FleetClient } from './types.js';
+
+/** How fleetctl's `--driver etcd` reaches the registry. */
+export interface EtcdDriverOptions {
+  endpoints: string[];
+  keyPrefix: string;
+  requestTimeoutMs: number;
+  caFile: string;
+  certFile: string;
+  keyFile: string;
+  /** A stored value that cannot be used is skipped; this hears about it. */
+  onBadRecord?: BadRecordHandler;
+}
+
+/** The unit to change or destroy does not exist (the API answers 404 there). */
+export class UnitNotFoundError extends Error {
+  override name = 'UnitNotFoundError';
+  readonly status = 404;
+}
+
+export function createEtcdDriver(options: EtcdDriverOptions): EtcdDriver {
+  const etcd = createEtcdClient({
+    endpoints: options.endpoints,
+    caFile: options.caFile,
+    certFile: options.certFile,
+    keyFile: options.keyFile,
+    username: '',
+    password: '',
+    requestTimeoutMs: options.requestTimeoutMs,
+  });
+  return new EtcdDriver(openRegistry(etcd, options.keyPrefix, options.onBadRecord ?? (() => {})));
+}
+
+/**
+ * fleet's `RegistryClient`: the client API straight over the registry, for clusters whose
+ * API is unreachable. Units and states are derived by the same cluster view the HTTP API
+ * serves, so both drivers show the same cluster the same way.
+ */
+export class EtcdDriver implements FleetClient {
+  constructor(private readonly registry: Registry) {}
+
+  async machines(): Promise<ApiMachine[]> {
+    return (await this.registry.cluster.machines()).map(toApiMachine);
+  }
+
+  async unit(name: string): Promise<ApiUnit | null> {
+    const unit = await this.registry.cluster.unit(name);
+    return unit === null ? null : toApiUnit(unit, 'omitted');
+  }
+
+  async units(): Promise<ApiUnit[]> {
+    return (await this.registry.cluster.units()).map((unit) =>
+      toApiUnit(unit, 'inactive-in-lists'),
+    );
+  }
+
+  async unitStates(): Promise<ApiUnitState[]> {
+    return (await this.registry.cluster.unitStates()).map(toApiUnitState);
+  }
+
+  /** The state reported by the machine the unit is scheduled to, else by any machine. */
+  async unitState(name: string): Promise<ApiUnitState | null> {
+    const [unit, states] = await Promise.all([
+      this.registry.cluster.unit(name),
+      this.registry.states.forUnit(name),
+    ]);
+    const state = states.find((s) => s.machineID === unit?.machineID) ?? states[0];
+    return state === undefined ? null : toApiUnitState(state);
+  }
+
+  async createUnit(unit: ApiUnit): Promise<void> {
+    const desiredState: JobState =
+      unit.desiredState === undefined || unit.desiredState === ''
+        ? 'inactive'
+        : parseJobState(unit.desiredState);
+    const options = (unit.options ?? []).map(({ section, name, value }) => ({
+      section,
+      name,
+      value,
+    }));
+    await this.registry.units.put(unit.name, new UnitFile(options), desiredState);
+  }
+
+  async setUnitTargetState(name: string, desiredState: string): Promise<void> {
+    const state = parseJobState(desiredState);
+    // An agent cannot run a template, so the API refuses to activate one; so does this.
+    if (state !== 'inactive' && unitNameInfo(name)?.isTemplate === true) {
+      throw new Error(`cannot activate template ${quoteString(name)}`);
+    }
+    if (!(await this.registry.units.setDesiredState(name, state))) {
+      throw new UnitNotFoundError(`unit ${name} does not exist`);
+    }
+  }
+
+  async destroyUnit(name: string): Promise<void> {
+    if (!(await this.registry.units.destroy(name))) {
+      throw new UnitNotFoundError(`unit ${name} does not exist`);
+    }
+  }
+
+  /** The versions the live fleetds registered, for fleetctl's "you are outdated" warning. */
+  async daemonVersions(): Promise<string[]> {
+    return (await this.registry.cluster.machines()).map((machine) => machine.version);
+  }
+
+  async close(): Promise<void> {
+    this.registry.etcd.close();
+  }
+}

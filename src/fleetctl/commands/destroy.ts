@@ -1,0 +1,66 @@
+import type { ApiUnit } from '../../api/schema.js';
+import type { CommandRun } from '../context.js';
+import { selectUnits } from '../units/unit-arguments.js';
+import { blockAttempts, NO_BLOCK, pollAttempts } from '../units/wait.js';
+
+/** A 404 from the API, or the etcd driver's missing unit: already gone, which is fine. */
+export function isUnitNotFound(err: unknown): boolean {
+  const { status, code, name, message } = err as {
+    status?: unknown;
+    code?: unknown;
+    name?: unknown;
+    message?: unknown;
+  };
+  return (
+    status === 404 ||
+    code === 404 ||
+    name === 'UnitNotFoundError' ||
+    (typeof message === 'string' && message.startsWith('googleapi: Error 404'))
+  );
+}
+
+/**
+ * `fleetctl destroy UNIT...`: deletes the registry's units; the agents stop them. Waits
+ * until each unit is gone from the registry unless `--no-block` (fleet waited only with
+ * `--no-block`; see docs/fleetctl.md).
+ */
+export const run: CommandRun = async (context) => {
+  if (context.args.length === 0) {
+    context.stderr.write('No units given\n');
+    return 0;
+  }
+  let units: ApiUnit[];
+  try {
+    units = selectUnits(await context.client.units(), context.args);
+  } catch (err) {
+    context.stderr.write(`${(err as Error).message}\n`);
+    return 1;
+  }
+  if (units.length === 0) {
+    context.stderr.write('Units not found in registry\n');
+    return 0;
+  }
+  const attempts = blockAttempts(context.flags);
+  let exit = 0;
+  for (const unit of units) {
+    try {
+      await context.client.destroyUnit(unit.name);
+    } catch (err) {
+      if (isUnitNotFound(err)) continue;
+      context.stderr.write(`Error destroying units: ${(err as Error).message}\n`);
+      exit = 1;
+      continue;
+    }
+    if (attempts !== NO_BLOCK) {
+      try {
+        const gone = async () => (await context.client.unit(unit.name)) === null;
+        await pollAttempts(gone, attempts, context.timing);
+      } catch (err) {
+        context.stderr.write(`Error destroying units: ${(err as Error).message}\n`);
+        exit = 1;
+      }
+    }
+    context.stdout.write(`Destroyed ${unit.name}\n`);
+  }
+  return exit;
+};

@@ -1,0 +1,241 @@
+import { posix } from 'node:path';
+import type { ApiUnit } from '../../api/schema.js';
+import { quoteString } from '../../go/text.js';
+import { unrecognizedRequirements } from '../../job/requirements.js';
+import { validateUnitOptions } from '../../job/validate-options.js';
+import { type UnitNameInfo, unitNameInfo, validateUnitName } from '../../unit/name.js';
+import type { UnitFile } from '../../unit/unit-file.js';
+import type { CommandContext } from '../context.js';
+import { LocalUnits } from './local-unit.js';
+import { unitFileOf, unitName, withDefaultUnitType } from './unit-arguments.js';
+import { waitForAll } from './wait.js';
+
+const LOG_SOURCE = 'lazy-create.ts';
+
+/** The desired states from which each command may replace a unit (`--replace`). */
+const REPLACEABLE_FROM: Readonly<Record<string, readonly string[]>> = {
+  submit: ['inactive'],
+  load: ['inactive', 'loaded'],
+  start: ['inactive', 'loaded', 'launched'],
+};
+
+/** Whether the local copy of a registry unit differs, or why it could not be compared. */
+interface Comparison {
+  different: boolean;
+  error?: Error;
+}
+
+/**
+ * fleet's `lazyCreateUnits` (submit, load, start, restart): makes sure every argument
+ * names a unit in the registry, creating it from the local file or from its template,
+ * and with `--replace` re-creating a unit whose local file changed. New units are then
+ * waited on until they report `inactive`, honouring only `--block-attempts`. Throws with
+ * the message fleet prints after `Error creating units: `.
+ */
+export async function lazyCreateUnits(context: CommandContext, args: readonly string[]) {
+  const creator = new UnitCreator(context);
+  const controller = new AbortController();
+  const waits: Promise<Error[]>[] = [];
+  try {
+    for (const given of args) {
+      const arg = withDefaultUnitType(given);
+      const name = unitName(arg);
+      if (!(await creator.needsCreating(arg, name))) continue;
+      const unitFile = await creator.unitFile(arg, name);
+      await creator.create(name, unitFile);
+      // fleet starts each wait as soon as the unit exists, while it goes on with the rest.
+      const attempts = context.flags.number('block-attempts');
+      waits.push(waitForAll(context, [name], 'inactive', attempts, controller.signal));
+    }
+  } catch (err) {
+    controller.abort();
+    throw err;
+  }
+  const errors = (await Promise.all(waits)).flat();
+  for (const error of errors) {
+    context.stderr.write(`Error waiting on unit creation: ${error.message}\n`);
+  }
+  if (errors.length > 0) throw new Error('One or more errors creating units');
+}
+
+class UnitCreator {
+  private readonly local: LocalUnits;
+  private readonly replace: boolean;
+
+  constructor(private readonly context: CommandContext) {
+    this.local = new LocalUnits(context.cwd);
+    this.replace = context.flags.bool('replace');
+  }
+
+  /** fleet's `checkUnitCreation`: false when the registry's unit is to be kept. */
+  async needsCreating(arg: string, name: string): Promise<boolean> {
+    let unit: ApiUnit | null;
+    try {
+      unit = await this.context.client.unit(name);
+    } catch (err) {
+      throw new Error(`error retrieving Unit(${name}) from Registry: ${(err as Error).message}`);
+    }
+    if (unit === null) {
+      if (this.replace)
+        this.context.log.debug(LOG_SOURCE, `Unit(${name}) was not found in Registry`);
+      return true;
+    }
+    const comparison = await this.compareWithLocal(arg, unit);
+    if (this.replace) {
+      if (comparison.error !== undefined) throw comparison.error;
+      if (comparison.different) return this.replaceable(unit);
+      this.context.stdout.write(`Found same Unit(${unit.name}) in Registry, nothing to do\n`);
+    } else if (!comparison.different) {
+      this.context.log.debug(
+        LOG_SOURCE,
+        `Found same Unit(${name}) in Registry, no need to recreate it`,
+      );
+    }
+    return false;
+  }
+
+  /** fleet's `checkReplaceUnitState`. */
+  private replaceable(unit: ApiUnit): boolean {
+    const allowed = REPLACEABLE_FROM[this.context.name];
+    if (allowed === undefined)
+      throw new Error('error: replacing units is not supported in this context');
+    const state = unit.desiredState ?? '';
+    if (allowed.includes(state)) return true;
+    this.context.stderr.write(
+      `Warning: can not replace Unit(${unit.name}) in state '${state}', use the appropriate command\n`,
+    );
+    return false;
+  }
+
+  /**
+   * fleet's `isLocalUnitDifferent`: compares the registry's unit with the local file, or,
+   * when there is none and the name is an instance, with the local template; warns about a
+   * difference unless replacing.
+   */
+  async compareWithLocal(file: string, unit: ApiUnit): Promise<Comparison> {
+    const direct = await this.matchLocal(file, unit);
+    if (direct.statError === null) {
+      if (!direct.same && !this.replace) {
+        this.context.stderr.write(
+          `WARNING: Unit ${unit.name} in registry differs from local unit file ${file}. Add --replace to override.\n`,
+        );
+      }
+      return { different: !direct.same };
+    }
+    const info = unitNameInfo(posix.basename(file));
+    if (info === null) {
+      return {
+        different: false,
+        error: new Error(`error extracting information from unit name ${file}`),
+      };
+    }
+    if (!info.isInstance) {
+      return {
+        different: false,
+        error: new Error(`error Unit ${file} does not seem to be a template unit`),
+      };
+    }
+    const template = await this.matchLocal(templatePath(file, info), unit);
+    if (template.statError !== null) return { different: false, error: template.statError };
+    if (!template.same && !this.replace) {
+      this.context.stderr.write(
+        `WARNING: Unit ${unit.name} in registry differs from local template unit file ${file}. Add --replace to override.\n`,
+      );
+    }
+    return { different: !template.same };
+  }
+
+  /** fleet's `matchLocalFileAndUnit`: a file that does not parse matches nothing. */
+  private async matchLocal(
+    file: string,
+    unit: ApiUnit,
+  ): Promise<{ same: boolean; statError: Error | null }> {
+    const statError = await this.local.statError(file);
+    if (statError !== null) return { same: false, statError };
+    try {
+      const local = await this.local.read(file);
+      return { same: local.hash === unitFileOf(unit).hash, statError: null };
+    } catch {
+      return { same: false, statError: null };
+    }
+  }
+
+  /** fleet's `getUnitFile`: the local file, else the instance's template. */
+  async unitFile(arg: string, name: string): Promise<UnitFile> {
+    if (await this.local.present(arg)) {
+      try {
+        return await this.local.read(arg);
+      } catch (err) {
+        throw new Error(`failed getting Unit(${arg}) from file: ${(err as Error).message}`);
+      }
+    }
+    const info = unitNameInfo(name);
+    if (info === null) throw new Error(`error extracting information from unit name ${name}`);
+    if (!info.isInstance)
+      throw new Error(`unable to find Unit(${name}) in Registry or on filesystem`);
+    try {
+      return await this.templateFile(info, arg);
+    } catch (err) {
+      throw new Error(`failed getting Unit(${arg}) from template: ${(err as Error).message}`);
+    }
+  }
+
+  /** fleet's `getUnitFileFromTemplate`: the registry's template first, else the local one. */
+  private async templateFile(info: UnitNameInfo, arg: string): Promise<UnitFile> {
+    let template: ApiUnit | null;
+    try {
+      template = await this.context.client.unit(info.template);
+    } catch (err) {
+      throw new Error(
+        `error retrieving template Unit(${info.template}) from Registry: ${(err as Error).message}`,
+      );
+    }
+    if (template !== null) {
+      await this.compareWithLocal(arg, template);
+      this.context.log.debug(LOG_SOURCE, `Template Unit(${info.template}) found in registry`);
+      return unitFileOf(template);
+    }
+    const path = templatePath(arg, info);
+    if (!(await this.local.present(path))) {
+      throw new Error(
+        `unable to find template Unit(${info.template}) in Registry or on filesystem`,
+      );
+    }
+    try {
+      return await this.local.read(path);
+    } catch (err) {
+      throw new Error(
+        `unable to load template Unit(${info.template}) from file: ${(err as Error).message}`,
+      );
+    }
+  }
+
+  /**
+   * fleet's `createUnit`: validates as the API would (name, options), warns about unknown
+   * `[X-Fleet]` keys, and creates the unit without a desired state, so it is `inactive`.
+   */
+  async create(name: string, unitFile: UnitFile): Promise<void> {
+    const nameError = validateUnitName(name);
+    if (nameError !== null) throw new Error(nameError);
+    const optionsError = validateUnitOptions(unitFile.options);
+    if (optionsError !== null) throw new Error(optionsError);
+    const unknown = unrecognizedRequirements(unitFile)[0];
+    if (unknown !== undefined) {
+      this.context.log.warning(
+        LOG_SOURCE,
+        `Unit ${name}: unrecognized requirement in [X-Fleet] section: ${quoteString(unknown)}`,
+      );
+    }
+    try {
+      await this.context.client.createUnit({ name, options: [...unitFile.options] });
+    } catch (err) {
+      throw new Error(`failed creating unit ${name}: ${(err as Error).message}`);
+    }
+    this.context.log.debug(LOG_SOURCE, `Created Unit(${name}) in Registry`);
+  }
+}
+
+/** The template next to an instance's file: `dir/foo@1.service` → `dir/foo@.service`. */
+function templatePath(file: string, info: UnitNameInfo): string {
+  return posix.join(posix.dirname(file), info.template);
+}

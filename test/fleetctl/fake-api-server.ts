@@ -1,0 +1,89 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { ApiUnit } from '../../src/api/schema.js';
+import { FakeApiError, type FakeCluster } from './fake-cluster.js';
+
+/**
+ * fleet's HTTP API v1 in front of a FakeCluster, enough of it for fleetctl: the routes it
+ * calls, JSON bodies, fleet's error entity. It lets the real HTTP driver and the built
+ * CLI run against a cluster that converges at once.
+ */
+export class FakeApiServer {
+  private constructor(
+    private readonly server: Server,
+    readonly endpoint: string,
+  ) {}
+
+  static async start(cluster: FakeCluster): Promise<FakeApiServer> {
+    const server = createServer((req, res) => {
+      handle(cluster, req, res).catch((err: unknown) => {
+        const status = err instanceof FakeApiError ? err.status : 500;
+        const message = err instanceof FakeApiError ? err.apiMessage : String(err);
+        reply(res, status, { error: { code: status, message } });
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    return new FakeApiServer(server, `http://127.0.0.1:${port}`);
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+function reply(res: ServerResponse, status: number, body?: object): void {
+  res.writeHead(status, { 'Content-Type': 'application/json' });
+  res.end(body === undefined ? '' : JSON.stringify(body));
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+async function handle(cluster: FakeCluster, req: IncomingMessage, res: ServerResponse) {
+  const url = new URL(req.url ?? '/', 'http://fleet');
+  const [, prefix, version, resource, rawName] = url.pathname.split('/');
+  if (prefix !== 'fleet' || version !== 'v1') throw new FakeApiError(404, 'not found');
+  const name = rawName === undefined ? undefined : decodeURIComponent(rawName);
+  const notFound = (what: string) => new FakeApiError(404, `${what} does not exist`);
+
+  if (req.method === 'GET' && resource === 'machines') {
+    return reply(res, 200, { machines: await cluster.machines() });
+  }
+  if (req.method === 'GET' && resource === 'units' && name === undefined) {
+    return reply(res, 200, { units: await cluster.units() });
+  }
+  if (req.method === 'GET' && resource === 'units') {
+    const unit = await cluster.unit(name!);
+    if (unit === null) throw notFound('unit');
+    return reply(res, 200, unit);
+  }
+  if (req.method === 'GET' && resource === 'state' && name === undefined) {
+    return reply(res, 200, { states: await cluster.unitStates() });
+  }
+  if (req.method === 'GET' && resource === 'state') {
+    const state = await cluster.unitState(name!);
+    if (state === null) throw notFound('unit state');
+    return reply(res, 200, state);
+  }
+  if (req.method === 'PUT' && resource === 'units' && name !== undefined) {
+    const unit = JSON.parse(await readBody(req)) as ApiUnit;
+    if (unit.options === undefined || unit.options.length === 0) {
+      if ((await cluster.unit(name)) === null) {
+        throw new FakeApiError(409, 'unit does not exist and options field empty');
+      }
+      await cluster.setUnitTargetState(name, unit.desiredState ?? '');
+      return reply(res, 204);
+    }
+    await cluster.createUnit({ ...unit, name });
+    return reply(res, 201);
+  }
+  if (req.method === 'DELETE' && resource === 'units' && name !== undefined) {
+    await cluster.destroyUnit(name);
+    return reply(res, 204);
+  }
+  throw new FakeApiError(405, 'method not allowed');
+}
