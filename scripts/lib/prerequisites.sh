@@ -1,7 +1,7 @@
 # Installs what building and testing need on a Debian machine, as root. Sourced by the
 # README's two commands so each works on a fresh machine.
 
-DEBIAN_PACKAGES=(etcd-server etcd-client openssl iproute2 util-linux procps systemd dbus curl)
+DEBIAN_PACKAGES=(etcd-server etcd-client openssl iproute2 util-linux procps systemd dbus curl openssh-server sudo)
 MINIMUM_NODE_MAJOR=20
 
 ensure_prerequisites() {
