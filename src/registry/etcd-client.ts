@@ -7,7 +7,7 @@ import {
   handleWhen,
   retry,
 } from 'cockatiel';
-import { Etcd3, type IOptions, isRecoverableError } from 'etcd3';
+import { Etcd3, GRPCCancelledError, type IOptions, isRecoverableError } from 'etcd3';
 
 /**
  * How to reach etcd, in the terms of fleet.conf (`etcd_servers`, `etcd_cafile`, `etcd_certfile`,
@@ -70,8 +70,17 @@ function tlsCredentials(config: EtcdConnectionConfig): IOptions['credentials'] {
  */
 const HALF_OPEN_AFTER_MS = 300;
 
+/**
+ * A call failed for want of a healthy member. A cancellation does not count: this client
+ * cancels calls itself (a watch being stopped), which says nothing about the member, and
+ * three of them in a row would otherwise open the breaker on a healthy cluster.
+ */
+function isMemberFailure(err: Error): boolean {
+  return isRecoverableError(err) && !(err instanceof GRPCCancelledError);
+}
+
 function hostCircuitBreaker() {
-  return circuitBreaker(handleWhen(isRecoverableError), {
+  return circuitBreaker(handleWhen(isMemberFailure), {
     halfOpenAfter: HALF_OPEN_AFTER_MS,
     breaker: new ConsecutiveBreaker(3),
   });
@@ -84,7 +93,7 @@ function hostCircuitBreaker() {
  */
 function retryWithBackoff() {
   return retry(
-    handleWhen((err) => isRecoverableError(err) || err instanceof BrokenCircuitError),
+    handleWhen((err) => isMemberFailure(err) || err instanceof BrokenCircuitError),
     { maxAttempts: 4, backoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 1_000 }) },
   );
 }

@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
-import { Etcd3 } from 'etcd3';
+import type { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { MachineSession } from '../../src/registry/machine-session.js';
+import { createEtcdClient } from '../../src/registry/etcd-client.js';
+
 import { type EtcdCluster, startEtcd } from '../support/etcd.js';
+import { type InProcessFleetd, startInProcessFleetd } from '../support/in-process-fleetd.js';
 import {
   formatReport,
   machinesByName,
@@ -12,35 +14,6 @@ import {
   type StepResult,
 } from './golden-replay.js';
 import { type ApiFixture, startApi } from './support/api-fixture.js';
-import { registerMachine } from './support/machines.js';
-
-/**
- * Steps that cannot pass before agents run units and publish their states (with the
- * engine placing them). Without agents every unit stays `inactive` with no `machineID`,
- * and `/state` is empty. When the agent lands these start passing, and the test fails
- * until they are removed from here: the list can only shrink.
- */
-const NEEDS_AGENTS = [
-  // Waits for a state only an agent publishes.
-  'wait-instance-launched',
-  'wait-instance-active',
-  'wait-global-active',
-  'wait-instance-loaded',
-  'wait-instance-loaded-state',
-  // Bodies that show currentState launched/loaded and the machineID of a running unit.
-  'units-get-instance-launched',
-  'units-list-with-global',
-  'units-list-exactly-100',
-  'units-list-101-page2',
-  'units-get-instance-loaded',
-  // Published unit states.
-  'state-list',
-  'state-list-by-unit',
-  'state-list-by-machine-and-unit',
-  'state-list-first-value-wins',
-  'state-get-global-any-machine',
-  'state-get-instance-loaded',
-];
 
 /** The bogus desired state the original stored needs a raw etcd v2 write to repair. */
 const SKIPPED = [
@@ -66,39 +39,46 @@ describe('golden API transcript', () => {
   let etcd: EtcdCluster;
   let client: Etcd3;
   let api: ApiFixture;
-  const sessions: MachineSession[] = [];
+  const fleetds: InProcessFleetd[] = [];
   const machines: Record<string, string> = {};
 
   beforeAll(async () => {
     etcd = await startEtcd();
-    client = new Etcd3(etcd.clientOptions());
+    client = createEtcdClient(etcd.clientConfig());
     api = await startApi(client);
-    // The transcript's cluster: three machines named r1..r3 in their metadata, IP 127.0.0.1.
+    // The transcript's cluster: three fleetds named r1..r3 in their metadata, IP 127.0.0.1,
+    // with engine and agents; only systemd is simulated.
     for (const name of ['r1', 'r2', 'r3']) {
       const id = randomUUID().replace(/-/g, '');
       machines[name] = id;
-      sessions.push(await registerMachine(client, api.registry.keys, id, { name }));
+      fleetds.push(
+        await startInProcessFleetd({
+          etcd: client,
+          prefix: api.registry.keys.prefix,
+          machineID: id,
+          metadata: { name },
+        }),
+      );
     }
   });
 
   afterAll(async () => {
-    await Promise.all(sessions.map((session) => session.close()));
+    await Promise.all(fleetds.map((fleetd) => fleetd.server.shutdown()));
     await api?.close();
     client?.close();
     await etcd?.stop();
   });
 
-  it('gets the recorded answer to every step that does not need agents', async () => {
+  it('gets the recorded answer to every step', async () => {
     expect(await machinesByName(api.baseUrl)).toEqual(machines);
-    // Waits that need agents cannot converge here; waits that hold without them do at once.
-    const results = await replayGolden({ baseUrl: api.baseUrl, machines, maxWaitMs: 2_000 });
+    const results = await replayGolden({ baseUrl: api.baseUrl, machines, maxWaitMs: 60_000 });
     const report = formatReport(results);
-    expect(idsWith(results, 'fail'), report).toEqual([...NEEDS_AGENTS].sort());
+    expect(idsWith(results, 'fail'), report).toEqual([]);
     expect(idsWith(results, 'warn'), report).toEqual([]);
     expect(idsWith(results, 'deviation'), report).toEqual([...DEVIATIONS].sort());
     expect(idsWith(results, 'skip'), report).toEqual([...SKIPPED].sort());
     expect(idsWith(results, 'pass').length, report).toBe(
-      results.length - NEEDS_AGENTS.length - DEVIATIONS.length - SKIPPED.length,
+      results.length - DEVIATIONS.length - SKIPPED.length,
     );
   }, 180_000);
 });

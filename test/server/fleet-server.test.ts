@@ -1,13 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/index.js';
 import { openRegistry, type Registry } from '../../src/registry/registry.js';
-import { FleetServer } from '../../src/server/fleet-server.js';
+import type { FleetServer } from '../../src/server/fleet-server.js';
 import { FakeUnitManager } from '../../src/systemd/fake-unit-manager.js';
 import { UnitFile } from '../../src/unit/unit-file.js';
 import { useEtcd } from '../support/etcd-suite.js';
+import { type InProcessFleetd, startInProcessFleetd } from '../support/in-process-fleetd.js';
 import { waitFor } from '../support/wait.js';
 
 const hello = UnitFile.parse('[Service]\nExecStart=/bin/sleep 1000\n');
@@ -21,13 +19,6 @@ afterEach(async () => {
   servers = [];
 });
 
-interface Machine {
-  id: string;
-  server: FleetServer;
-  manager: FakeUnitManager;
-  logs: string[];
-}
-
 function registryAt(prefix: string): Registry {
   return openRegistry(etcd.client(), prefix, () => undefined);
 }
@@ -36,40 +27,17 @@ async function startMachine(
   prefix: string,
   id: string,
   options: { manager?: FakeUnitManager; sessionToken?: string; wait?: boolean } = {},
-): Promise<Machine> {
-  const logs: string[] = [];
-  const log = pino(
-    { level: 'debug' },
-    new Writable({
-      write(chunk, _encoding, done) {
-        logs.push((JSON.parse(chunk.toString()) as { msg: string }).msg);
-        done();
-      },
-    }),
-  );
-  const { config } = loadConfig({
-    env: {
-      FLEET_ETCD_KEY_PREFIX: prefix,
-      FLEET_AGENT_TTL: '3s',
-      FLEET_ENGINE_RECONCILE_INTERVAL: '0.5',
-      FLEET_PUBLIC_IP: '127.0.0.1',
-    },
-    defaultPath: '/nonexistent/fleet.conf',
-  });
-  const manager = options.manager ?? new FakeUnitManager();
-  const server = new FleetServer({
-    config,
-    registry: registryAt(prefix),
-    manager,
-    log,
+): Promise<InProcessFleetd> {
+  const machine = await startInProcessFleetd({
+    etcd: etcd.client(),
+    prefix,
     machineID: id,
-    sessionToken: options.sessionToken ?? randomUUID(),
-    detectPublicIP: () => '',
+    ...(options.manager !== undefined && { manager: options.manager }),
+    ...(options.sessionToken !== undefined && { sessionToken: options.sessionToken }),
+    waitForRegistration: options.wait ?? true,
   });
-  servers.push(server);
-  const starting = server.start();
-  if (options.wait ?? true) await starting;
-  return { id, server, manager, logs };
+  servers.push(machine.server);
+  return machine;
 }
 
 function freshPrefix(): string {
