@@ -99,7 +99,16 @@ async function execute(
     return 2;
   }
   const options = clientOptions(flags, io.env.HOME ?? homedir());
-  const ssh = io.ssh ?? defaultSshConnector(io.env);
+  const ssh =
+    io.ssh ??
+    defaultSshConnector({
+      env: io.env,
+      get stdin() {
+        return io.stdin;
+      },
+      stderr: io.stderr,
+      log,
+    });
   const services: ClientServices = {
     drivers: io.drivers ?? MODULE_DRIVERS,
     ssh,

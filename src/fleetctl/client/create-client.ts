@@ -160,29 +160,38 @@ async function prepareApiClient(
   if (url.scheme === '') throw new Error('URL scheme undefined');
   const viaSocket = url.scheme === 'unix' || url.scheme === 'file';
 
-  const createConnection = await tunnelConnection(options, services, url.host, viaSocket, url.path);
-  if (viaSocket && url.host !== '') {
-    // Usually a missing slash: "unix://var/run/fleet.sock" names host "var".
-    throw new Error(
-      `unable to connect to host ${quoteString(url.host)} with scheme ${quoteString(url.scheme)}`,
-    );
+  const tunnel = await openTunnel(options, services, url, viaSocket);
+  try {
+    if (viaSocket && url.host !== '') {
+      // Usually a missing slash: "unix://var/run/fleet.sock" names host "var".
+      throw new Error(
+        `unable to connect to host ${quoteString(url.host)} with scheme ${quoteString(url.scheme)}`,
+      );
+    }
+    await checkTlsFiles(options);
+  } catch (err) {
+    await tunnel?.close();
+    throw err;
   }
-  await checkTlsFiles(options);
   const httpOptions: HttpClientOptions = {
     endpoint: first,
     requestTimeoutMs: options.requestTimeoutMs,
     caFile: options.caFile,
     certFile: options.certFile,
     keyFile: options.keyFile,
-    ...(createConnection === undefined ? {} : { createConnection }),
+    ...(tunnel === undefined ? {} : { createConnection: tunnel.createConnection }),
   };
   // fleet builds its HTTP client without contacting the API; loading ours waits for the
   // first request, so commands that end before one (`submit` without units) never load it.
-  return async () => lazyClient(() => services.drivers.api(httpOptions));
+  return async () =>
+    lazyClient(
+      () => services.drivers.api(httpOptions),
+      async () => await tunnel?.close(),
+    );
 }
 
-/** A client whose driver is created at its first call. */
-function lazyClient(create: () => Promise<FleetClient>): FleetClient {
+/** A client whose driver is created at its first call; `release` runs when it is closed. */
+function lazyClient(create: () => Promise<FleetClient>, release: () => Promise<void>): FleetClient {
   let created: Promise<FleetClient> | undefined;
   const client = () => {
     created ??= create();
@@ -200,22 +209,29 @@ function lazyClient(create: () => Promise<FleetClient>): FleetClient {
     close: async () => {
       // A driver that failed to load has nothing to close.
       await (await created?.catch(() => undefined))?.close();
+      await release();
     },
   };
 }
 
+/** How the HTTP client reaches the API through `--tunnel`, and how the tunnel is closed. */
+interface Tunnel {
+  createConnection: () => Promise<Duplex>;
+  close(): Promise<void>;
+}
+
 /**
- * With `--tunnel`, fleet connects to the bastion while building the client and reaches a
- * socket endpoint by running `fleetctl fd-forward <path>` there, a TCP endpoint by
- * forwarding to its address.
+ * With `--tunnel`, fleet connects to the bastion while building the client (with agent
+ * forwarding, as fleet asked for it) and reaches a socket endpoint by running
+ * `fleetctl fd-forward <path>` there, a TCP endpoint by forwarding to its address, which
+ * the bastion resolves. Every request gets a connection of its own.
  */
-async function tunnelConnection(
+async function openTunnel(
   options: ClientOptions,
   services: ClientServices,
-  host: string,
+  url: { scheme: string; host: string; path: string },
   viaSocket: boolean,
-  socketPath: string,
-): Promise<(() => Promise<Duplex>) | undefined> {
+): Promise<Tunnel | undefined> {
   if (options.tunnel === '') return undefined;
   let session: Awaited<ReturnType<SshConnector['connect']>>;
   try {
@@ -228,11 +244,33 @@ async function tunnelConnection(
   } catch (err) {
     throw new Error(`failed initializing SSH client: ${(err as Error).message}`);
   }
-  if (viaSocket) return () => session.dialCommand(`fleetctl fd-forward ${socketPath}`);
+  const close = () => session.close();
+  if (viaSocket) {
+    return {
+      createConnection: () => {
+        services.log.debug(LOG_SOURCE, `Establishing remote fleetctl proxy to ${url.path}`);
+        return session.dialCommand(`fleetctl fd-forward ${url.path}`);
+      },
+      close,
+    };
+  }
+  const [host, port] = endpointHostPort(url.host, url.scheme);
+  return { createConnection: () => session.dial(host, port), close };
+}
+
+/** The host and port Go's HTTP transport dials for a URL host: 80 or 443 when none is given. */
+function endpointHostPort(host: string, scheme: string): [string, number] {
+  const defaultPort = scheme === 'https' ? 443 : 80;
+  const bracketed = /^\[(.*)\](?::(\d*))?$/.exec(host);
+  if (bracketed !== null) {
+    const port = bracketed[2] ?? '';
+    return [bracketed[1]!, port === '' ? defaultPort : Number(port)];
+  }
   const colon = host.lastIndexOf(':');
-  const port = colon < 0 ? 80 : Number(host.slice(colon + 1));
-  const name = colon < 0 ? host : host.slice(0, colon);
-  return () => session.dial(name.replace(/^\[|\]$/g, ''), port);
+  if (colon < 0 || colon === host.length - 1) {
+    return [colon < 0 ? host : host.slice(0, colon), defaultPort];
+  }
+  return [host.slice(0, colon), Number(host.slice(colon + 1))];
 }
 
 async function prepareEtcdClient(

@@ -1,5 +1,6 @@
-import { stat } from 'node:fs/promises';
+import { createConnection } from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { Logger } from '../log.js';
 import type { Output } from '../output.js';
 
 /** How to reach a machine over SSH, from fleetctl's global flags. */
@@ -41,46 +42,59 @@ export interface SshConnector {
 const AGENT_HELP =
   'See https://github.com/coreos/fleet/blob/master/Documentation/using-the-client.md for help.';
 
+/** What the SSH transport needs from fleetctl: the agent, and a terminal for host key prompts. */
+export interface SshServices {
+  env: Readonly<Record<string, string | undefined>>;
+  stdin: NodeJS.ReadableStream;
+  stderr: Output;
+  log: Logger;
+}
+
 /**
- * fleet authenticates with the user's ssh-agent only, so a missing agent fails before any
- * connection is attempted, with fleet's words.
+ * fleet's `SSHAgentClient`: fleet authenticates with the user's ssh-agent only, so a missing
+ * agent fails before any connection is attempted, with fleet's words. Resolves with the
+ * agent's socket.
  */
-async function checkAgent(env: Readonly<Record<string, string | undefined>>): Promise<void> {
+async function checkAgent(env: Readonly<Record<string, string | undefined>>): Promise<string> {
   const socket = env.SSH_AUTH_SOCK ?? '';
   if (socket === '') {
     throw new Error(
       `SSH_AUTH_SOCK environment variable is not set. Verify ssh-agent is running. ${AGENT_HELP}`,
     );
   }
-  try {
-    await stat(socket);
-  } catch {
-    throw new Error(`dial unix ${socket}: connect: no such file or directory`);
-  }
+  await new Promise<void>((resolve, reject) => {
+    const probe = createConnection(socket);
+    probe.once('connect', () => {
+      probe.destroy();
+      resolve();
+    });
+    probe.once('error', (err: NodeJS.ErrnoException) => {
+      const reason = AGENT_ERRNO_TEXT[err.code ?? ''] ?? err.message;
+      reject(new Error(`dial unix ${socket}: connect: ${reason}`));
+    });
+  });
+  return socket;
 }
 
-/** The SSH package, named through a variable so that type-checking does not need it installed. */
-const SSH_MODULE = 'ssh2';
+const AGENT_ERRNO_TEXT: Readonly<Record<string, string>> = {
+  ENOENT: 'no such file or directory',
+  ECONNREFUSED: 'connection refused',
+  EACCES: 'permission denied',
+  ENOTSOCK: 'socket operation on non-socket',
+};
 
 /**
- * The SSH transport. The agent check is fleet's and complete; the protocol itself needs the
- * `ssh2` package, which is not a dependency yet, so reaching a remote machine fails with a
- * message saying so instead of pretending.
+ * The SSH transport: fleet's `ssh` package over ssh2, loaded at the first connection so that
+ * commands which never leave this machine do not load it.
  */
-export function defaultSshConnector(env: Readonly<Record<string, string | undefined>>) {
+export function defaultSshConnector(services: SshServices): SshConnector {
   return {
-    async connect(_options: SshOptions): Promise<SshSession> {
-      await checkAgent(env);
-      try {
-        await import(SSH_MODULE);
-      } catch {
-        throw new Error(
-          'the ssh2 package is not installed, so fleetctl cannot open SSH connections yet',
-        );
-      }
-      throw new Error('the SSH transport over ssh2 is not implemented yet');
+    async connect(options: SshOptions): Promise<SshSession> {
+      const agentSocket = await checkAgent(services.env);
+      const { Ssh2Transport } = await import('./ssh2-transport.js');
+      return new Ssh2Transport(options, agentSocket, services).connect();
     },
-  } satisfies SshConnector;
+  };
 }
 
 /** fleet's `--tunnel` defaulting: a bare host gets port 22. */

@@ -1,0 +1,52 @@
+/** How a remote command ended, as the server said (`exit-status` or `exit-signal`). */
+export interface RemoteExit {
+  code: number | null;
+  /** `SIGTERM` style, as ssh2 reports it. */
+  signal?: string | undefined;
+  description?: string | undefined;
+}
+
+/** The signal numbers Go's SSH library knew, for the 128+n status of a killed command. */
+const SIGNALS: Readonly<Record<string, number>> = {
+  ABRT: 6,
+  ALRM: 14,
+  FPE: 8,
+  HUP: 1,
+  ILL: 4,
+  INT: 2,
+  KILL: 9,
+  PIPE: 13,
+  QUIT: 3,
+  SEGV: 11,
+  TERM: 15,
+};
+
+export const NO_EXIT_STATUS = 'wait: remote command exited without exit status or exit signal';
+
+/**
+ * Go's `Session.Wait` as fleet read it: the exit status, 128+n for a command killed by a
+ * signal; a command that ended without saying how is an error.
+ */
+export function exitStatus(exit: RemoteExit | undefined): number {
+  if (exit === undefined) throw new Error(NO_EXIT_STATUS);
+  if (exit.code !== null) return exit.code;
+  const signal = (exit.signal ?? '').replace(/^SIG/, '');
+  if (signal === '') throw new Error(NO_EXIT_STATUS);
+  return 128 + (SIGNALS[signal] ?? 0);
+}
+
+/** Go's `ExitError` text for a command that did not succeed; null when it did. */
+export function exitMessage(exit: RemoteExit | undefined): string | null {
+  let status: number;
+  try {
+    status = exitStatus(exit);
+  } catch (err) {
+    return (err as Error).message;
+  }
+  if (status === 0) return null;
+  let message = `Process exited with status ${status}`;
+  const signal = (exit?.signal ?? '').replace(/^SIG/, '');
+  if (exit?.code === null && signal !== '') message += ` from signal ${signal}`;
+  if ((exit?.description ?? '') !== '') message += `. Reason was: ${exit?.description}`;
+  return message;
+}
