@@ -1,6 +1,7 @@
 import type { ApiUnit } from '../../api/schema.js';
 import type { CommandContext } from '../context.js';
-import { isGlobal, selectUnits } from '../units/unit-arguments.js';
+import { registryUnitsNamed } from '../units/registry-units.js';
+import { isGlobal } from '../units/unit-arguments.js';
 import { blockAttempts, tryWaitForUnitStates } from '../units/wait.js';
 
 const LOG_SOURCE = 'deactivate.ts';
@@ -22,21 +23,9 @@ export interface Deactivation {
  * even when there are none.
  */
 export async function deactivate(context: CommandContext, how: Deactivation): Promise<number> {
-  if (context.args.length === 0) {
-    context.stderr.write('No units given\n');
-    return 0;
-  }
-  let units: ApiUnit[];
-  try {
-    units = selectUnits(await context.client.units(), context.args);
-  } catch (err) {
-    context.stderr.write(`${(err as Error).message}\n`);
-    return 1;
-  }
-  if (units.length === 0) {
-    context.stderr.write('Units not found in registry\n');
-    return 0;
-  }
+  const selection = await registryUnitsNamed(context, { allowNone: false });
+  if ('exitCode' in selection) return selection.exitCode;
+  const { units } = selection;
   const waiting: string[] = [];
   for (const unit of units) {
     const global = isGlobal(unit);

@@ -1,6 +1,5 @@
-import type { ApiUnit } from '../../api/schema.js';
 import type { CommandRun } from '../context.js';
-import { selectUnits } from '../units/unit-arguments.js';
+import { registryUnitsNamed } from '../units/registry-units.js';
 import { blockAttempts, NO_BLOCK, pollAttempts } from '../units/wait.js';
 
 /** A 404 from the API, or the etcd driver's missing unit: already gone, which is fine. */
@@ -25,21 +24,9 @@ export function isUnitNotFound(err: unknown): boolean {
  * `--no-block`; see docs/fleetctl.md).
  */
 export const run: CommandRun = async (context) => {
-  if (context.args.length === 0) {
-    context.stderr.write('No units given\n');
-    return 0;
-  }
-  let units: ApiUnit[];
-  try {
-    units = selectUnits(await context.client.units(), context.args);
-  } catch (err) {
-    context.stderr.write(`${(err as Error).message}\n`);
-    return 1;
-  }
-  if (units.length === 0) {
-    context.stderr.write('Units not found in registry\n');
-    return 0;
-  }
+  const selection = await registryUnitsNamed(context, { allowNone: false });
+  if ('exitCode' in selection) return selection.exitCode;
+  const { units } = selection;
   const attempts = blockAttempts(context.flags);
   let exit = 0;
   for (const unit of units) {

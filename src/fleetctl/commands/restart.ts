@@ -2,7 +2,8 @@ import type { ApiUnit } from '../../api/schema.js';
 import type { CommandContext, CommandRun } from '../context.js';
 import { quotedCommand } from '../remote/run-command.js';
 import { lazyCreateUnits } from '../units/lazy-create.js';
-import { isGlobal, selectUnits } from '../units/unit-arguments.js';
+import { registryUnitsNamed } from '../units/registry-units.js';
+import { isGlobal } from '../units/unit-arguments.js';
 import { blockAttempts, tryWaitForUnitStates } from '../units/wait.js';
 
 const LOG_SOURCE = 'restart.ts';
@@ -14,17 +15,9 @@ const LOG_SOURCE = 'restart.ts';
  * restarted with `systemctl restart` on every machine reporting them.
  */
 export const run: CommandRun = async (context) => {
-  if (context.args.length === 0) {
-    context.stderr.write('No units given\n');
-    return 0;
-  }
-  let units: ApiUnit[];
-  try {
-    units = selectUnits(await context.client.units(), context.args);
-  } catch (err) {
-    context.stderr.write(`${(err as Error).message}\n`);
-    return 1;
-  }
+  const selection = await registryUnitsNamed(context, { allowNone: true });
+  if ('exitCode' in selection) return selection.exitCode;
+  const { units } = selection;
   try {
     await lazyCreateUnits(context, context.args);
   } catch (err) {
