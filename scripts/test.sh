@@ -22,7 +22,7 @@ echo "== build"
 if npm run --silent build; then record build 1 0; else record build 0 1; fi
 
 echo "== static checks (biome, tsc)"
-if npx biome check .; then record lint 1 0; else record lint 0 1; fi
+if npx biome check --error-on-warnings .; then record lint 1 0; else record lint 0 1; fi
 if npx tsc -p tsconfig.json --noEmit; then record typecheck 1 0; else record typecheck 0 1; fi
 
 echo "== unit and integration tests"

@@ -9,7 +9,6 @@ import { type InProcessFleetd, startInProcessFleetd } from '../support/in-proces
 import { waitFor } from '../support/wait.js';
 
 const hello = UnitFile.parse('[Service]\nExecStart=/bin/sleep 1000\n');
-const TTL_MS = 3_000;
 
 const etcd = useEtcd();
 let servers: FleetServer[] = [];
