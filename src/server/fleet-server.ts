@@ -13,6 +13,7 @@ import type { Registry } from '../registry/registry.js';
 import { StatePublisher } from '../registry/state-publisher.js';
 import type { UnitManager } from '../systemd/unit-manager.js';
 import { FLEET_VERSION } from '../version.js';
+import { bestEffort } from './best-effort.js';
 
 export interface FleetServerOptions {
   config: FleetConfig;
@@ -96,15 +97,17 @@ export class FleetServer {
       this.clearTimers();
       const components = this.components;
       this.components = null;
+      const { log } = this.options;
       if (components !== null) {
-        await components.engine?.stop({ resign: purge });
-        if (purge) await this.agent?.purge();
-        else await this.agent?.stop();
-        if (purge) await components.session.close();
-        else components.session.abandon();
-      } else if (purge) {
-        await this.agent?.purge();
+        await bestEffort(log, 'stopping the engine', () =>
+          components.engine?.stop({ resign: purge }),
+        );
       }
+      if (purge) await bestEffort(log, 'unloading units', () => this.agent?.purge());
+      else await this.agent?.stop();
+      if (components === null) return;
+      if (purge) await bestEffort(log, 'withdrawing presence', () => components.session.close());
+      else components.session.abandon();
     });
     return this.lifecycle;
   }
@@ -125,6 +128,7 @@ export class FleetServer {
         await this.startComponents(session);
         return;
       } catch (err) {
+        if (this.stopping) return;
         log.error(
           `Server register machine failed: ${(err as Error).message}, retrying in ${delayMs / 1000} sec.`,
         );

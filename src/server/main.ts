@@ -11,6 +11,7 @@ import { openRegistry, type Registry } from '../registry/registry.js';
 import { createSystemdUnitManager } from '../systemd/systemd-unit-manager.js';
 import type { UnitManager } from '../systemd/unit-manager.js';
 import { FLEET_VERSION } from '../version.js';
+import { bestEffort } from './best-effort.js';
 import { parseFleetdArgs } from './cli.js';
 import { FleetServer } from './fleet-server.js';
 import { detectPublicIP, readMachineID, sessionToken } from './identity.js';
@@ -77,9 +78,9 @@ async function main(argv: readonly string[]): Promise<number> {
     const shutdown = () =>
       exclusive(async () => {
         log.info('Gracefully shutting down');
-        await current.server.shutdown();
-        await api?.close();
-        await manager.close();
+        await bestEffort(log, 'stopping and unloading units', () => current.server.shutdown());
+        await bestEffort(log, 'closing the API', () => api?.close());
+        await bestEffort(log, 'closing the systemd connection', () => manager.close());
         current.registry.etcd.close();
         process.exit(0);
       });
