@@ -23,12 +23,18 @@ export interface ClusterUnit {
  * fleet's current state of a non-global unit: `inactive` unless scheduled and its target
  * machine reports a state for it; then `launched` if that agent has started it, else
  * `loaded`. So `launched` means "the target agent started it", not "systemd says active".
+ *
+ * Only a state for the unit's current content counts. Right after a replace, the target may
+ * still report the old content (which it is about to unload); fleet took that for the new
+ * content, so `start --replace` could return before the new unit ran.
  */
 export function currentStateOf(
+  unitHash: string,
   machineID: string | null,
-  stateOnTarget: Pick<UnitState, 'launched'> | undefined,
+  stateOnTarget: Pick<UnitState, 'launched' | 'hash'> | undefined,
 ): JobState {
   if (machineID === null || stateOnTarget === undefined) return 'inactive';
+  if (stateOnTarget.hash !== unitHash) return 'inactive';
   return stateOnTarget.launched ? 'launched' : 'loaded';
 }
 
@@ -105,7 +111,7 @@ function toClusterUnit(
     hash: unit.hash,
     unitFile: unit.unitFile,
     desiredState: unit.desiredState,
-    currentState: unit.global ? null : currentStateOf(machineID, stateOnTarget),
+    currentState: unit.global ? null : currentStateOf(unit.hash, machineID, stateOnTarget),
     machineID,
     global: unit.global,
   };
