@@ -185,6 +185,21 @@ describe('fleetd', () => {
     expect(second.logs).not.toContain('Server register machine failed');
   });
 
+  it('dumps the agent’s target states in fleet’s SIGUSR1 shape', async () => {
+    const prefix = freshPrefix();
+    const machine = await startMachine(prefix, 'm1');
+    const registry = registryAt(prefix);
+    await registry.units.put('hello.service', hello, 'launched');
+    await waitFor(
+      async () => (await unitOn(registry, 'hello.service'))?.currentState === 'launched',
+      10_000,
+      'launched',
+    );
+    expect(machine.server.dumpState()).toEqual({
+      Agent: { Cache: { TargetStates: { 'hello.service': 'launched' } } },
+    });
+  });
+
   it('refuses a second host with the same machine ID, answering unavailable until the first leaves', async () => {
     const prefix = freshPrefix();
     const first = await startMachine(prefix, 'm1');
