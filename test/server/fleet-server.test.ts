@@ -43,6 +43,15 @@ function freshPrefix(): string {
   return `/fleet-${randomUUID()}/`;
 }
 
+/** Waits until the unit's current state (as the API shows it) is `state`. */
+async function untilCurrentState(registry: Registry, name: string, state: string): Promise<void> {
+  await waitFor(
+    async () => (await unitOn(registry, name))?.currentState === state,
+    10_000,
+    `${name} ${state}`,
+  );
+}
+
 async function unitOn(registry: Registry, name: string) {
   return registry.cluster.unit(name);
 }
@@ -53,11 +62,7 @@ describe('fleetd', () => {
     const machines = [await startMachine(prefix, 'm1'), await startMachine(prefix, 'm2')];
     const registry = registryAt(prefix);
     await registry.units.put('hello.service', hello, 'launched');
-    await waitFor(
-      async () => (await unitOn(registry, 'hello.service'))?.currentState === 'launched',
-      10_000,
-      'launched',
-    );
+    await untilCurrentState(registry, 'hello.service', 'launched');
     const unit = await unitOn(registry, 'hello.service');
     const host = machines.find((machine) => machine.id === unit?.machineID)!;
     expect(host.manager.files.get('hello.service')).toBe(hello.serialized);
@@ -80,18 +85,10 @@ describe('fleetd', () => {
     const machine = await startMachine(prefix, 'm1');
     const registry = registryAt(prefix);
     await registry.units.put('hello.service', hello, 'launched');
-    await waitFor(
-      async () => (await unitOn(registry, 'hello.service'))?.currentState === 'launched',
-      10_000,
-      'launched',
-    );
+    await untilCurrentState(registry, 'hello.service', 'launched');
 
     await registry.units.setDesiredState('hello.service', 'loaded');
-    await waitFor(
-      async () => (await unitOn(registry, 'hello.service'))?.currentState === 'loaded',
-      10_000,
-      'loaded',
-    );
+    await untilCurrentState(registry, 'hello.service', 'loaded');
     expect(
       (await machine.manager.states(['hello.service'])).get('hello.service')?.activeState,
     ).toBe('inactive');
@@ -162,11 +159,7 @@ describe('fleetd', () => {
     const first = await startMachine(prefix, 'm1', { sessionToken: token });
     const registry = registryAt(prefix);
     await registry.units.put('hello.service', hello, 'launched');
-    await waitFor(
-      async () => (await unitOn(registry, 'hello.service'))?.currentState === 'launched',
-      10_000,
-      'launched',
-    );
+    await untilCurrentState(registry, 'hello.service', 'launched');
     await first.server.stop();
 
     const survivor = new FakeUnitManager({
@@ -174,11 +167,7 @@ describe('fleetd', () => {
       running: ['hello.service'],
     });
     const second = await startMachine(prefix, 'm1', { manager: survivor, sessionToken: token });
-    await waitFor(
-      async () => (await unitOn(registry, 'hello.service'))?.currentState === 'launched',
-      10_000,
-      'launched again',
-    );
+    await untilCurrentState(registry, 'hello.service', 'launched');
     expect(
       survivor.calls.filter((call) => call.method === 'start' || call.method === 'stop'),
     ).toEqual([]);
@@ -190,11 +179,7 @@ describe('fleetd', () => {
     const machine = await startMachine(prefix, 'm1');
     const registry = registryAt(prefix);
     await registry.units.put('hello.service', hello, 'launched');
-    await waitFor(
-      async () => (await unitOn(registry, 'hello.service'))?.currentState === 'launched',
-      10_000,
-      'launched',
-    );
+    await untilCurrentState(registry, 'hello.service', 'launched');
     expect(machine.server.dumpState()).toEqual({
       Agent: { Cache: { TargetStates: { 'hello.service': 'launched' } } },
     });

@@ -34,3 +34,25 @@ export function requestPageToken(
     return null;
   }
 }
+
+/** What a registry call returns when it failed and the request has been answered already. */
+export const ANSWERED = Symbol('answered with 500');
+
+/**
+ * Runs one registry call for a request. On failure it logs `<failure>: <error>` and answers
+ * 500 with fleet's empty message (the detail stays in the log, as in fleet).
+ */
+export async function fromRegistry<T>(
+  ctx: ApiContext,
+  res: ServerResponse,
+  failure: string,
+  call: () => Promise<T>,
+): Promise<T | typeof ANSWERED> {
+  try {
+    return await call();
+  } catch (err) {
+    ctx.log.error({ err }, `${failure}: ${(err as Error).message}`);
+    sendError(res, 500);
+    return ANSWERED;
+  }
+}

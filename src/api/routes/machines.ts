@@ -1,12 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
-import type { Machine, MetadataEdit } from '../../registry/machine-store.js';
+import type { MetadataEdit } from '../../registry/machine-store.js';
 import { toApiMachine } from '../entities.js';
 import { extractPage } from '../page-token.js';
 import { BodyDecodeError, decodeMetadataOps, type MetadataOp } from '../request-bodies.js';
 import { readRequestBody } from '../request-body.js';
 import { sendError, sendJson, sendJsonNoContent } from '../respond.js';
-import { type ApiContext, requestPageToken } from './context.js';
+import { ANSWERED, type ApiContext, fromRegistry, requestPageToken } from './context.js';
 import { machineJson, nonEmpty } from './wire.js';
 
 const METADATA_PATH = /^\/([^/]+)\/metadata\/([A-Za-z0-9_.-]+$)/;
@@ -48,14 +48,10 @@ async function listMachines(
 ): Promise<void> {
   const token = requestPageToken(ctx, req, res);
   if (token === null) return;
-  let machines: Machine[];
-  try {
-    machines = await ctx.registry.cluster.machines();
-  } catch (err) {
-    ctx.log.error({ err }, `Failed fetching page of Machines: ${(err as Error).message}`);
-    sendError(res, 500);
-    return;
-  }
+  const machines = await fromRegistry(ctx, res, `Failed fetching page of Machines`, () =>
+    ctx.registry.cluster.machines(),
+  );
+  if (machines === ANSWERED) return;
   const page = extractPage(machines, token);
   sendJson(res, 200, {
     machines: nonEmpty(page.items.map((machine) => machineJson(toApiMachine(machine)))),

@@ -1,9 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { UnitState } from '../../registry/state-store.js';
 import { toApiUnitState } from '../entities.js';
 import { extractPage } from '../page-token.js';
 import { sendError, sendJson } from '../respond.js';
-import { type ApiContext, requestPageToken, requestQuery } from './context.js';
+import {
+  ANSWERED,
+  type ApiContext,
+  fromRegistry,
+  requestPageToken,
+  requestQuery,
+} from './context.js';
 import { nonEmpty } from './wire.js';
 
 const ONLY_GET = 'only GET supported against this resource';
@@ -25,14 +30,10 @@ export async function stateCollection(
   const machineID = query.get('machineID')?.[0] ?? '';
   const unitName = query.get('unitName')?.[0] ?? '';
 
-  let states: UnitState[];
-  try {
-    states = await ctx.registry.cluster.unitStates();
-  } catch (err) {
-    ctx.log.error({ err }, `Failed fetching page of UnitStates: ${(err as Error).message}`);
-    sendError(res, 500);
-    return;
-  }
+  const states = await fromRegistry(ctx, res, `Failed fetching page of UnitStates`, () =>
+    ctx.registry.cluster.unitStates(),
+  );
+  if (states === ANSWERED) return;
   const matching = states.filter(
     (state) =>
       (machineID === '' || state.machineID === machineID) &&
@@ -59,17 +60,13 @@ export async function stateItem(
     sendError(res, 405, ONLY_GET);
     return;
   }
-  let states: UnitState[];
-  try {
-    states = await ctx.registry.states.forUnit(name);
-  } catch (err) {
-    ctx.log.error(
-      { err },
-      `Failed fetching UnitState(${name}) from Registry: ${(err as Error).message}`,
-    );
-    sendError(res, 500);
-    return;
-  }
+  const states = await fromRegistry(
+    ctx,
+    res,
+    `Failed fetching UnitState(${name}) from Registry`,
+    () => ctx.registry.states.forUnit(name),
+  );
+  if (states === ANSWERED) return;
   const [state] = states;
   if (state === undefined) {
     sendError(res, 404, 'unit state does not exist');

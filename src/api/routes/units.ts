@@ -3,8 +3,6 @@ import { quoteString, trimGoSpace } from '../../go/text.js';
 import { InvalidJobStateError, parseJobState } from '../../job/job.js';
 import type { JobState } from '../../job/types.js';
 import { validateUnitOptions } from '../../job/validate-options.js';
-import type { ClusterUnit } from '../../registry/cluster-view.js';
-import type { StoredUnit } from '../../registry/unit-store.js';
 import { unitNameInfo, validateUnitName } from '../../unit/name.js';
 import { UnitFile } from '../../unit/unit-file.js';
 import { toApiUnit } from '../entities.js';
@@ -12,7 +10,7 @@ import { extractPage } from '../page-token.js';
 import { BodyDecodeError, decodeUnitBody, type UnitBody } from '../request-bodies.js';
 import { readRequestBody } from '../request-body.js';
 import { sendError, sendJson, sendStatus } from '../respond.js';
-import { type ApiContext, requestPageToken } from './context.js';
+import { ANSWERED, type ApiContext, fromRegistry, requestPageToken } from './context.js';
 import { nonEmpty } from './wire.js';
 
 /** `/fleet/v1/units`: GET lists; any other method is refused with fleet's text. */
@@ -27,14 +25,10 @@ export async function unitsCollection(
   }
   const token = requestPageToken(ctx, req, res);
   if (token === null) return;
-  let units: ClusterUnit[];
-  try {
-    units = await ctx.registry.cluster.units();
-  } catch (err) {
-    ctx.log.error({ err }, `Failed fetching page of Units: ${(err as Error).message}`);
-    sendError(res, 500);
-    return;
-  }
+  const units = await fromRegistry(ctx, res, `Failed fetching page of Units`, () =>
+    ctx.registry.cluster.units(),
+  );
+  if (units === ANSWERED) return;
   const page = extractPage(units, token);
   sendJson(res, 200, {
     nextPageToken: page.nextPageToken,
@@ -62,17 +56,10 @@ export async function unitItem(
 }
 
 async function getUnit(ctx: ApiContext, res: ServerResponse, name: string): Promise<void> {
-  let unit: ClusterUnit | null;
-  try {
-    unit = await ctx.registry.cluster.unit(name);
-  } catch (err) {
-    ctx.log.error(
-      { err },
-      `Failed fetching Unit(${name}) from Registry: ${(err as Error).message}`,
-    );
-    sendError(res, 500);
-    return;
-  }
+  const unit = await fromRegistry(ctx, res, `Failed fetching Unit(${name}) from Registry`, () =>
+    ctx.registry.cluster.unit(name),
+  );
+  if (unit === ANSWERED) return;
   if (unit === null) {
     sendError(res, 404, 'unit does not exist');
     return;
@@ -81,14 +68,10 @@ async function getUnit(ctx: ApiContext, res: ServerResponse, name: string): Prom
 }
 
 async function deleteUnit(ctx: ApiContext, res: ServerResponse, name: string): Promise<void> {
-  let found: boolean;
-  try {
-    found = await ctx.registry.units.destroy(name);
-  } catch (err) {
-    ctx.log.error({ err }, `Failed destroying Unit(${name}): ${(err as Error).message}`);
-    sendError(res, 500);
-    return;
-  }
+  const found = await fromRegistry(ctx, res, `Failed destroying Unit(${name})`, () =>
+    ctx.registry.units.destroy(name),
+  );
+  if (found === ANSWERED) return;
   if (!found) {
     sendError(res, 404, 'unit does not exist');
     return;
@@ -136,17 +119,10 @@ async function putUnit(
     return;
   }
 
-  let existing: StoredUnit | null;
-  try {
-    existing = await ctx.registry.units.get(name);
-  } catch (err) {
-    ctx.log.error(
-      { err },
-      `Failed fetching Unit(${name}) from Registry: ${(err as Error).message}`,
-    );
-    sendError(res, 500);
-    return;
-  }
+  const existing = await fromRegistry(ctx, res, `Failed fetching Unit(${name}) from Registry`, () =>
+    ctx.registry.units.get(name),
+  );
+  if (existing === ANSWERED) return;
 
   if (existing === null) {
     if (body.options.length === 0) {
@@ -177,17 +153,10 @@ async function putUnit(
   const desiredState = desiredStateOf(res, body.desiredState);
   if (desiredState === null) return;
 
-  let found: boolean;
-  try {
-    found = await ctx.registry.units.setDesiredState(name, desiredState);
-  } catch (err) {
-    ctx.log.error(
-      { err },
-      `Failed setting target state of Unit(${name}): ${(err as Error).message}`,
-    );
-    sendError(res, 500);
-    return;
-  }
+  const found = await fromRegistry(ctx, res, `Failed setting target state of Unit(${name})`, () =>
+    ctx.registry.units.setDesiredState(name, desiredState),
+  );
+  if (found === ANSWERED) return;
   if (!found) {
     // Destroyed between our read and our write.
     sendError(res, 404, 'unit does not exist');
@@ -207,13 +176,10 @@ async function createUnit(
     body.desiredState === '' ? 'inactive' : body.desiredState,
   );
   if (desiredState === null) return;
-  try {
-    await ctx.registry.units.put(name, new UnitFile(body.options), desiredState);
-  } catch (err) {
-    ctx.log.error({ err }, `Failed creating Unit(${name}) in Registry: ${(err as Error).message}`);
-    sendError(res, 500);
-    return;
-  }
+  const created = await fromRegistry(ctx, res, `Failed creating Unit(${name}) in Registry`, () =>
+    ctx.registry.units.put(name, new UnitFile(body.options), desiredState),
+  );
+  if (created === ANSWERED) return;
   sendStatus(res, 201);
 }
 
