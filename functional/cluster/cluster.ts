@@ -37,6 +37,7 @@ import {
   waitFor,
 } from './api.js';
 import { apiEndpoint, apiSocketPath, machineFiles } from './fleet-units.js';
+import { installSsh, regenerateHostKeys, type SshOptions, setAuthorizedKeys } from './ssh.js';
 
 export interface MachineSpec {
   /** Hostname, and the `hostname` metadata unless the cluster turns that off. */
@@ -70,6 +71,11 @@ export interface ClusterOptions {
   subnet?: number;
   /** Bound on bringing the cluster up (default 120 s). */
   timeoutMs?: number;
+  /**
+   * Opt-in: every machine runs sshd (port 22, host keys of its own) with a `core` user (uid
+   * 500, passwordless sudo) taking these keys (see ssh.ts). Default off.
+   */
+  ssh?: boolean | SshOptions;
 }
 
 /** The topology the conformance transcripts were recorded on (shared/conformance/README.md). */
@@ -139,6 +145,8 @@ export class Cluster {
   readonly machines = new Map<string, ClusterMachine>();
   readonly keys: RegistryKeys;
   readonly agentTtlMs: number;
+  /** Keys authorised for `core` (with the `ssh` option), also on machines added later. */
+  private sshKeys: string[];
 
   private constructor(
     readonly name: string,
@@ -148,6 +156,7 @@ export class Cluster {
   ) {
     this.keys = new RegistryKeys(`/fleet-cluster/${name}/`);
     this.agentTtlMs = parseSeconds(options.agentTtl ?? '3s') * 1000;
+    this.sshKeys = typeof options.ssh === 'object' ? [...(options.ssh.authorizedKeys ?? [])] : [];
   }
 
   /** Creates the network and etcd, boots the machines and starts fleet on each. */
@@ -243,6 +252,7 @@ export class Cluster {
     );
     this.machines.set(s.name, member);
     await this.installFleet(member);
+    if (this.sshEnabled) await installSsh(member.host, this.sshKeys);
     if (opts.startFleet !== false) {
       await this.startFleet(member);
       if (opts.wait !== false) await this.waitForSelf(member);
@@ -270,6 +280,24 @@ export class Cluster {
     await Promise.all([...files].map(([path, content]) => writeMachineFile(m.host, path, content)));
     await execOk(m.host, ['systemctl', 'daemon-reload']);
     await execOk(m.host, ['systemctl', 'enable', '--now', 'fleet.socket', 'fleet-tcp.socket']);
+  }
+
+  /** Whether machines run sshd (the `ssh` option). */
+  get sshEnabled(): boolean {
+    return this.options.ssh !== undefined && this.options.ssh !== false;
+  }
+
+  /** Authorises a public key for `core` on every live machine and on machines added later. */
+  async authorizeSshKey(publicKey: string): Promise<void> {
+    if (!this.sshEnabled) throw new Error('the cluster was started without the ssh option');
+    if (!this.sshKeys.includes(publicKey.trim())) this.sshKeys.push(publicKey.trim());
+    await Promise.all(this.live().map((m) => setAuthorizedKeys(m.host, this.sshKeys)));
+  }
+
+  /** New SSH host keys for a member, sshd restarted on them (its host identity changes). */
+  async regenerateHostKeys(where: Where): Promise<void> {
+    if (!this.sshEnabled) throw new Error('the cluster was started without the ssh option');
+    await regenerateHostKeys(this.machine(where).host);
   }
 
   /** `systemctl start fleet` (enabled, as on a real host). */
@@ -494,7 +522,14 @@ export class Cluster {
   async fleetctl(
     where: Where | 'host' | undefined,
     args: readonly string[],
-    opts: { via?: Where; timeoutMs?: number; cwd?: string; input?: string } = {},
+    opts: {
+      via?: Where;
+      timeoutMs?: number;
+      cwd?: string;
+      input?: string;
+      /** More environment (e.g. `SSH_AUTH_SOCK`). */
+      env?: Record<string, string>;
+    } = {},
   ): Promise<RunResult> {
     const fleetctl = join(REPO_ROOT, 'bin', 'fleetctl');
     const timeoutMs = opts.timeoutMs ?? 60_000;
@@ -502,6 +537,7 @@ export class Cluster {
       const env = Object.fromEntries(
         Object.entries(process.env).filter(([k]) => !k.startsWith('FLEETCTL_')),
       );
+      Object.assign(env, opts.env);
       return run(
         [process.execPath, fleetctl, `--endpoint=${this.apiMachine(opts.via).endpoint}`, ...args],
         {
@@ -514,9 +550,38 @@ export class Cluster {
     }
     return this.exec(where, [process.execPath, fleetctl, ...args], {
       timeoutMs,
+      ...(opts.env !== undefined && { env: opts.env }),
       ...(opts.cwd !== undefined && { cwd: opts.cwd }),
       ...(opts.input !== undefined && { input: opts.input }),
     });
+  }
+
+  /**
+   * Our fleetctl inside the harness network namespace (the host's files, the machines'
+   * network: the only place outside a machine from which machine addresses are reachable),
+   * e.g. for `--tunnel` or SSH to machines. No `--endpoint` is added: pass one (`http://<ip>:54728`).
+   * The environment is this process's without `FLEETCTL_*`, plus `env`.
+   */
+  fleetctlInNetwork(
+    args: readonly string[],
+    opts: { env?: Record<string, string>; timeoutMs?: number; cwd?: string; input?: string } = {},
+  ): Promise<RunResult> {
+    const env = {
+      ...Object.fromEntries(
+        Object.entries(process.env).filter(([k]) => !k.startsWith('FLEETCTL_')),
+      ),
+      ...opts.env,
+    };
+    return runInNamespace(
+      this.network,
+      [process.execPath, join(REPO_ROOT, 'bin', 'fleetctl'), ...args],
+      {
+        timeoutMs: opts.timeoutMs ?? 60_000,
+        env,
+        ...(opts.cwd !== undefined && { cwd: opts.cwd }),
+        ...(opts.input !== undefined && { input: opts.input }),
+      },
+    );
   }
 
   /** etcdctl (v3) against the cluster's etcd, inside the harness netns. */

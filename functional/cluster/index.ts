@@ -31,3 +31,13 @@ export {
   renderFleetConf,
   renderTcpSocket,
 } from './fleet-units.js';
+export {
+  installSsh,
+  processRunning,
+  regenerateHostKeys,
+  SSH_UID,
+  SSH_USER,
+  SshAgent,
+  type SshOptions,
+  setAuthorizedKeys,
+} from './ssh.js';
