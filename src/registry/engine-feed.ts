@@ -29,6 +29,11 @@ export interface EngineSnapshot {
 export class EngineFeed {
   private readonly group: MirrorGroup<'units' | 'placements' | 'machines' | 'metadata' | 'leader'>;
   private cached: EngineSnapshot | null = null;
+  /**
+   * Decoded values by key, reused while the key's mod revision is unchanged: a pass then
+   * decodes only what changed since the last one, not all units and machines again.
+   */
+  private readonly decoded = new Map<string, { modRevision: string; record: unknown }>();
 
   constructor(
     etcd: Etcd3,
@@ -81,7 +86,7 @@ export class EngineFeed {
       const record =
         name === null
           ? null
-          : this.tryDecode(() => decodeRecord(unitRecordSchema, key, value), key);
+          : this.memo(key, modRevision, () => decodeRecord(unitRecordSchema, key, value));
       if (record !== null && record.name === name) units.set(name, { record, modRevision });
     }
 
@@ -101,9 +106,11 @@ export class EngineFeed {
     }
 
     const machines = new Map<string, Machine>();
-    for (const [key, { value }] of this.group.mirrors.machines.values) {
+    for (const [key, { value, modRevision }] of this.group.mirrors.machines.values) {
       if (RegistryKeys.nameUnder(machinesPrefix, key) === null) continue;
-      const record = this.tryDecode(() => decodeRecord(machineRecordSchema, key, value), key);
+      const record = this.memo(key, modRevision, () =>
+        decodeRecord(machineRecordSchema, key, value),
+      );
       if (record === null) continue;
       const { sessionToken: _, ...machine } = record;
       machines.set(machine.id, {
@@ -118,7 +125,26 @@ export class EngineFeed {
       leaderValue === undefined
         ? null
         : this.tryDecode(() => decodeRecord(leaderRecordSchema, leaderKey, leaderValue), leaderKey);
+    this.forgetDeletedKeys();
     return { units, placements, machines, leaderMachineID: leader?.machineID ?? null };
+  }
+
+  /** Decodes a key's value once per mod revision; a bad value is reported once. */
+  private memo<T>(key: string, modRevision: string, decode: () => T): T | null {
+    const known = this.decoded.get(key);
+    if (known !== undefined && known.modRevision === modRevision) return known.record as T | null;
+    const record = this.tryDecode(decode, key);
+    this.decoded.set(key, { modRevision, record });
+    return record;
+  }
+
+  /** Drops decoded values of deleted keys, once they make up a good part of the memo. */
+  private forgetDeletedKeys(): void {
+    const { units, machines } = this.group.mirrors;
+    if (this.decoded.size <= 2 * (units.values.size + machines.values.size) + 1_000) return;
+    for (const key of this.decoded.keys()) {
+      if (!units.values.has(key) && !machines.values.has(key)) this.decoded.delete(key);
+    }
   }
 
   private tryDecode<T>(decode: () => T, key: string): T | null {

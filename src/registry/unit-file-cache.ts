@@ -31,6 +31,8 @@ export class UnitFileCache {
 
   /** Caches the canonical text about to be stored under `hash`. */
   remember(hash: string, text: string): void {
+    // Same hash, same text: a body already parsed is not parsed again on every put.
+    if (this.bodies.has(hash)) return;
     if (this.bodies.size >= MAX_CACHED_BODIES) this.bodies.clear();
     this.bodies.set(hash, { text, unitFile: UnitFile.parse(text) });
   }
