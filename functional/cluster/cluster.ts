@@ -11,6 +11,7 @@ import {
   CommandError,
   createNetwork,
   destroyNetwork,
+  type EtcdMember,
   type EtcdServer,
   type ExecOptions,
   exec,
@@ -22,6 +23,7 @@ import {
   REPO_ROOT,
   type RunResult,
   runInNamespace,
+  startEtcdCluster,
   startEtcdInNamespace,
   writeMachineFile,
 } from '../harness/index.js';
@@ -36,6 +38,7 @@ import {
   type WaitOptions,
   waitFor,
 } from './api.js';
+import { EtcdMembers } from './etcd-members.js';
 import { apiEndpoint, apiSocketPath, machineFiles } from './fleet-units.js';
 import { installSsh, regenerateHostKeys, type SshOptions, setAuthorizedKeys } from './ssh.js';
 
@@ -69,6 +72,12 @@ export interface ClusterOptions {
   fleetConf?: Readonly<Record<string, string>>;
   /** Third octet of the harness subnet (default random). */
   subnet?: number;
+  /**
+   * Members of the cluster's etcd (default 1: one etcd on `<bridge>:2379`). With more, member
+   * k listens on `<bridge>:<2379 + 10000·(k-1)>`, fleet.conf's `etcd_servers` lists them all,
+   * and `etcd` (the first member), `stopEtcdMember`, `moveEtcdLeader`, ... control them.
+   */
+  etcdMembers?: number;
   /** Bound on bringing the cluster up (default 120 s). */
   timeoutMs?: number;
   /**
@@ -145,6 +154,8 @@ export class Cluster {
   readonly machines = new Map<string, ClusterMachine>();
   readonly keys: RegistryKeys;
   readonly agentTtlMs: number;
+  /** The members of a multi-member etcd (`etcdMembers` > 1); null for the single etcd. */
+  readonly etcdCluster: EtcdMembers | null;
   /** Keys authorised for `core` (with the `ssh` option), also on machines added later. */
   private sshKeys: string[];
 
@@ -153,7 +164,9 @@ export class Cluster {
     readonly network: Network,
     readonly etcd: EtcdServer,
     private readonly options: ClusterOptions,
+    members: readonly EtcdMember[] = [],
   ) {
+    this.etcdCluster = members.length > 1 ? new EtcdMembers(network, members) : null;
     this.keys = new RegistryKeys(`/fleet-cluster/${name}/`);
     this.agentTtlMs = parseSeconds(options.agentTtl ?? '3s') * 1000;
     this.sshKeys = typeof options.ssh === 'object' ? [...(options.ssh.authorizedKeys ?? [])] : [];
@@ -167,8 +180,12 @@ export class Cluster {
       options.subnet === undefined ? {} : { subnet: options.subnet },
     );
     try {
-      const etcd = await startEtcdInNamespace(network);
-      const cluster = new Cluster(name, network, etcd, options);
+      const members =
+        (options.etcdMembers ?? 1) > 1
+          ? await startEtcdCluster(network, { members: options.etcdMembers! })
+          : [];
+      const etcd = members[0] ?? (await startEtcdInNamespace(network));
+      const cluster = new Cluster(name, network, etcd, options, members);
       const specs = normaliseSpecs(options.machines ?? 3);
       const deadline = Date.now() + (options.timeoutMs ?? 120_000);
       await Promise.all(
@@ -188,9 +205,14 @@ export class Cluster {
     }
   }
 
-  /** The bridge address etcd listens on, as fleet.conf's etcd_servers says. */
+  /** The bridge address etcd listens on (the first member's, with several). */
   get etcdEndpoint(): string {
     return this.etcd.endpoint;
+  }
+
+  /** Every etcd member's client URL, as fleet.conf's etcd_servers lists them. */
+  get etcdEndpoints(): string[] {
+    return this.etcdCluster?.members.map((m) => m.endpoint) ?? [this.etcd.endpoint];
   }
 
   /** A generous bound for anything that waits on a TTL to pass: ten agent_ttl, at least 30 s. */
@@ -265,7 +287,7 @@ export class Cluster {
     const m = this.machine(where);
     const files = machineFiles(
       {
-        etcdEndpoint: this.etcd.endpoint,
+        etcdEndpoint: this.etcdEndpoints.join(','),
         keyPrefix: this.keys.prefix,
         publicIp: m.publicIp ?? m.ip,
         ...(this.options.agentTtl !== undefined && { agentTtl: this.options.agentTtl }),
@@ -584,15 +606,72 @@ export class Cluster {
     );
   }
 
-  /** etcdctl (v3) against the cluster's etcd, inside the harness netns. */
+  /** etcdctl (v3) against the cluster's etcd (its running members), inside the harness netns. */
   async etcdctl(args: readonly string[]): Promise<RunResult> {
+    const running = this.etcdCluster?.running().map((m) => m.endpoint) ?? [this.etcd.endpoint];
     const r = await runInNamespace(
       this.network,
-      ['etcdctl', `--endpoints=${this.etcd.endpoint}`, ...args],
+      ['etcdctl', `--endpoints=${running.join(',')}`, ...args],
       { env: { ...process.env, ETCDCTL_API: '3' }, timeoutMs: 15_000 },
     );
     if (r.code !== 0) throw new CommandError(r);
     return r;
+  }
+
+  /** The multi-member etcd's control; throws for a cluster started with one etcd. */
+  private members(): EtcdMembers {
+    if (this.etcdCluster === null) throw new Error('the cluster was started with a single etcd');
+    return this.etcdCluster;
+  }
+
+  /** An etcd member by name (`fleetfn1`), or position from 1. */
+  etcdMember(which: EtcdMember | string | number): EtcdMember {
+    return this.members().member(which);
+  }
+
+  /** Graceful stop of one etcd member (SIGTERM; a leader hands leadership over first). */
+  stopEtcdMember(which: EtcdMember | string | number): Promise<void> {
+    return this.members().member(which).stop();
+  }
+
+  /** SIGKILL to one etcd member. */
+  killEtcdMember(which: EtcdMember | string | number): Promise<void> {
+    return this.members().member(which).kill();
+  }
+
+  /** Starts a stopped etcd member on its data and waits until it answers. */
+  startEtcdMember(which: EtcdMember | string | number): Promise<void> {
+    return this.members().member(which).start({ timeoutMs: this.patienceMs });
+  }
+
+  /** Graceful stop and start of one etcd member, waiting until it answers again. */
+  restartEtcdMember(which: EtcdMember | string | number): Promise<void> {
+    return this.members().restart(which, { timeoutMs: this.patienceMs });
+  }
+
+  /** The etcd member that leads (once the running members agree on one). */
+  async etcdLeader(): Promise<EtcdMember> {
+    return (await this.members().leader({ timeoutMs: this.patienceMs })).member;
+  }
+
+  /** `etcdctl move-leader` to `to` (default the next member); resolves with the new leader. */
+  async moveEtcdLeader(to?: EtcdMember | string | number): Promise<EtcdMember> {
+    return (await this.members().moveLeader(to)).member;
+  }
+
+  /** SIGKILL to the leading etcd member; resolves with it once another leads. */
+  killEtcdLeader(): Promise<EtcdMember> {
+    return this.members().killLeader();
+  }
+
+  /** Graceful stop of every etcd member: etcd is gone for the whole cluster. */
+  stopEtcd(): Promise<void> {
+    return this.members().stopAll();
+  }
+
+  /** Starts every stopped etcd member and waits until all answer. */
+  startEtcd(): Promise<void> {
+    return this.members().startAll({ timeoutMs: this.patienceMs });
   }
 
   /** The machine ID the engine leader key names, or null when nobody leads. */

@@ -21,6 +21,7 @@ export {
   type MachineSpec,
   type Where,
 } from './cluster.js';
+export { EtcdMembers } from './etcd-members.js';
 export {
   apiEndpoint,
   apiSocketPath,

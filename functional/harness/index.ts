@@ -1,4 +1,12 @@
 // The functional-test harness: real systemd machines on this host. See docs/harness.md.
+
+export {
+  type EtcdClusterOptions,
+  type EtcdMemberStatus,
+  etcdctlIn,
+  etcdMemberStatus,
+  startEtcdCluster,
+} from './etcd-cluster.js';
 export {
   BOOT_TARGET,
   type BootOptions,
@@ -30,4 +38,4 @@ export {
 } from './network.js';
 export { CommandError, type RunOptions, type RunResult } from './proc.js';
 export { isClean, type Leftovers, leftovers, teardown } from './state.js';
-export type { EtcdServer, ExecOptions, Machine, Network } from './types.js';
+export type { EtcdMember, EtcdServer, ExecOptions, Machine, Network } from './types.js';

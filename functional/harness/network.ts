@@ -189,7 +189,9 @@ export async function startEtcdInNamespace(
   network: Network,
   opts: EtcdOptions = {},
 ): Promise<EtcdServer> {
-  if (network.etcd !== undefined) throw new Error('etcd already running in this network');
+  if (network.etcd !== undefined || network.etcdMembers !== undefined) {
+    throw new Error('etcd already running in this network');
+  }
   const clientPort = opts.clientPort ?? 2379;
   const peerPort = opts.peerPort ?? 2380;
   const endpoint = `http://${network.bridgeIp}:${clientPort}`;

@@ -16,6 +16,8 @@ export interface Network {
   readonly stateDir: string;
   readonly machines: Map<string, Machine>;
   etcd?: EtcdServer;
+  /** The members of a multi-member etcd (startEtcdCluster), in order; unset for a single etcd. */
+  etcdMembers?: readonly EtcdMember[];
   /** @internal bookkeeping used by teardown and leftovers(). */
   readonly record: NetworkRecord;
 }
@@ -27,6 +29,28 @@ export interface EtcdServer {
   readonly dataDir: string;
   readonly logFile: string;
   stop(): Promise<void>;
+}
+
+/**
+ * One member of a multi-member etcd in the harness netns (startEtcdCluster). Unlike a single
+ * etcd's `stop()` (SIGKILL), a member's `stop()` is graceful; `kill()` is the SIGKILL.
+ */
+export interface EtcdMember extends EtcdServer {
+  /** `--name`, e.g. `fleetfn2`. */
+  readonly name: string;
+  /** Where the other members reach it (the netns's loopback). */
+  readonly peerUrl: string;
+  /** Host PID of the current process (0 before the first start). */
+  readonly pid: number;
+  readonly running: boolean;
+  /** Starts it again on its data directory; waits until it answers unless `wait` is false. */
+  start(opts?: { wait?: boolean; timeoutMs?: number }): Promise<void>;
+  /** SIGTERM and wait (a leader hands leadership over first); SIGKILL after 10 s. */
+  stop(): Promise<void>;
+  /** SIGKILL and wait. */
+  kill(): Promise<void>;
+  /** Until it answers `etcdctl endpoint health` (which needs a quorum). */
+  waitHealthy(timeoutMs: number): Promise<void>;
 }
 
 export interface Machine {

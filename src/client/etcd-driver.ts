@@ -89,6 +89,8 @@ export class EtcdDriver implements FleetClient {
       value,
     }));
     await this.registry.units.put(unit.name, new UnitFile(options), desiredState);
+    // It may have replaced another content, now referenced by no unit.
+    this.registry.unitFileCollector.sweepSoon();
   }
 
   async setUnitTargetState(name: string, desiredState: string): Promise<void> {
@@ -106,6 +108,7 @@ export class EtcdDriver implements FleetClient {
     if (!(await this.registry.units.destroy(name))) {
       throw new UnitNotFoundError(`unit ${name} does not exist`);
     }
+    this.registry.unitFileCollector.sweepSoon();
   }
 
   /** The versions the live fleetds registered, for fleetctl's "you are outdated" warning. */
@@ -114,6 +117,8 @@ export class EtcdDriver implements FleetClient {
   }
 
   async close(): Promise<void> {
+    // Best effort: a sweep that fails leaves its garbage to the next one.
+    await this.registry.unitFileCollector.flush();
     this.registry.etcd.close();
   }
 }

@@ -27,6 +27,12 @@ export interface FleetTimings {
   engineLeaseTtlMs: number;
   /** First delay after a failed machine registration; doubles on each failure. */
   restartBackoffInitialMs: number;
+  /**
+   * Longest delay between registration attempts: half agent_ttl, at most 60 s (fleet's fixed
+   * cap). A new engine leader waits one TTL for absent machines before moving their units, so
+   * after an etcd outage every machine must be back within that; with fleet's 60 s a machine
+   * that had backed off long missed it and had its units stopped (fleet #1289).
+   */
   restartBackoffMaxMs: number;
   /** How long a monitor-triggered restart waits for components to stop. */
   componentShutdownTimeoutMs: number;
@@ -52,8 +58,8 @@ export function deriveTimings(agentTtlMs: number, engineReconcileIntervalMs: num
     jobStateRefreshIntervalMs: refreshMs,
     engineReconcileIntervalMs,
     engineLeaseTtlMs: 5 * engineReconcileIntervalMs,
-    restartBackoffInitialMs: 1_000,
-    restartBackoffMaxMs: 60_000,
+    restartBackoffInitialMs: Math.min(1_000, agentTtlMs / 2),
+    restartBackoffMaxMs: Math.min(60_000, agentTtlMs / 2),
     componentShutdownTimeoutMs: 60_000,
     machineStateRefreshIntervalMs: 60_000,
     agentReconcileIntervalMs: 5_000,

@@ -5,6 +5,7 @@ import { MachineStore } from './machine-store.js';
 import { ScheduleWriter } from './schedule-writer.js';
 import { StateStore } from './state-store.js';
 import { UnitFileCache } from './unit-file-cache.js';
+import { UnitFileCollector } from './unit-file-collector.js';
 import { type BadRecordHandler, UnitStore } from './unit-store.js';
 
 /** The registry's stores over one etcd client and key prefix, sharing one unit-file cache. */
@@ -17,6 +18,8 @@ export interface Registry {
   states: StateStore;
   cluster: ClusterView;
   scheduleWriter: ScheduleWriter;
+  /** Removes bodies no unit references; writers that destroy or replace units ask it to. */
+  unitFileCollector: UnitFileCollector;
   onBadRecord: BadRecordHandler;
 }
 
@@ -35,6 +38,7 @@ export function openRegistry(etcd: Etcd3, prefix: string, onBadRecord: BadRecord
     states,
     cluster: new ClusterView(etcd, keys, units, machines, states),
     scheduleWriter: new ScheduleWriter(etcd, keys),
+    unitFileCollector: new UnitFileCollector(etcd, keys),
     onBadRecord,
   };
 }

@@ -318,6 +318,25 @@ describe('GET and DELETE /fleet/v1/units/<name>', () => {
     expect(await stored()).toEqual([]);
   });
 
+  it('leaves no body that no unit uses after a DELETE or a replacing PUT', async () => {
+    const bodies = async () => {
+      await api.registry.unitFileCollector.flush();
+      const prefix = api.registry.keys.unitFilesPrefix;
+      return (await client.getAll().prefix(prefix).keys()).map((k) => k.slice(prefix.length));
+    };
+    const changed = [...OPTIONS, { section: 'Service', name: 'Restart', value: 'always' }];
+    await put('a.service', { options: OPTIONS });
+    await put('b.service', { options: OPTIONS });
+    await put('a.service', { options: changed });
+    expect((await bodies()).sort()).toEqual(
+      [new UnitFile(OPTIONS).hash, new UnitFile(changed).hash].sort(),
+    );
+    expect((await del('b.service')).status).toBe(204);
+    expect(await bodies()).toEqual([new UnitFile(changed).hash]);
+    expect((await del('a.service')).status).toBe(204);
+    expect(await bodies()).toEqual([]);
+  });
+
   it("escapes &, < and > in unit text as Go's encoder did", async () => {
     const options = [
       { section: 'Unit', name: 'Description', value: 'escapes: a & b <c> "q" \\ ünï ✓' },

@@ -158,6 +158,23 @@ describe('the etcd driver over a real etcd', () => {
     }
   });
 
+  it('leaves no body that no unit uses once it closed after destroys and replacements', async () => {
+    const { driver, keys } = freshDriver();
+    const changed = UnitFile.parse('[Service]\nExecStart=/bin/sleep 2000\n');
+    try {
+      await driver.createUnit({ name: 'a.service', options: [...HELLO.options] });
+      await driver.createUnit({ name: 'b.service', options: [...HELLO.options] });
+      await driver.destroyUnit('a.service');
+      await driver.destroyUnit('b.service');
+      await driver.createUnit({ name: 'c.service', options: [...HELLO.options] });
+      await driver.createUnit({ name: 'c.service', options: [...changed.options] });
+    } finally {
+      await driver.close();
+    }
+    const bodies = await raw.getAll().prefix(keys.unitFilesPrefix).keys();
+    expect(bodies).toEqual([keys.unitFile(changed.hash)]);
+  });
+
   it('serves fleetctl --driver etcd end to end, warning about a newer fleetd', async () => {
     const { keys, prefix, driver } = freshDriver();
     await driver.close();

@@ -14,7 +14,7 @@ describe('deriveTimings', () => {
       engineReconcileIntervalMs: 2_000,
       engineLeaseTtlMs: 10_000,
       restartBackoffInitialMs: 1_000,
-      restartBackoffMaxMs: 60_000,
+      restartBackoffMaxMs: 15_000,
       componentShutdownTimeoutMs: 60_000,
       machineStateRefreshIntervalMs: 60_000,
       agentReconcileIntervalMs: 5_000,
@@ -36,6 +36,16 @@ describe('deriveTimings', () => {
   it('switches refreshes from ttl/2 to ttl*4/5 just above 10s', () => {
     expect(deriveTimings(10_000, 2_000).unitStateRepublishIntervalMs).toBe(5_000);
     expect(deriveTimings(10_001, 2_000).unitStateRepublishIntervalMs).toBeCloseTo(8_000.8, 6);
+  });
+
+  it('retries registration at least every half agent_ttl, so machines are back within a new leader’s one-TTL grace after an etcd outage', () => {
+    for (const ttl of [1_000, 3_000, 30_000, 120_000, 600_000]) {
+      const timings = deriveTimings(ttl, 2_000);
+      expect(timings.restartBackoffMaxMs).toBeLessThanOrEqual(ttl / 2);
+      expect(timings.restartBackoffInitialMs).toBeLessThanOrEqual(timings.restartBackoffMaxMs);
+    }
+    expect(deriveTimings(3_000, 2_000).restartBackoffMaxMs).toBe(1_500);
+    expect(deriveTimings(600_000, 2_000).restartBackoffMaxMs).toBe(60_000);
   });
 
   it('makes the engine lease five engine intervals long', () => {

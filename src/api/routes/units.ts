@@ -76,6 +76,7 @@ async function deleteUnit(ctx: ApiContext, res: ServerResponse, name: string): P
     sendError(res, 404, 'unit does not exist');
     return;
   }
+  ctx.registry.unitFileCollector.sweepSoon();
   sendStatus(res, 204);
 }
 
@@ -139,7 +140,10 @@ async function putUnit(
 
   // fleet does not re-validate options when replacing; that quirk is kept (it is recorded).
   if (body.options.length > 0 && new UnitFile(body.options).hash !== existing.unitFile.hash) {
-    return createUnit(ctx, res, name, body);
+    await createUnit(ctx, res, name, body);
+    // The old content may now be referenced by no unit.
+    ctx.registry.unitFileCollector.sweepSoon();
+    return;
   }
 
   if (body.desiredState === '') {
