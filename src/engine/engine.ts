@@ -52,8 +52,7 @@ export class Engine {
   }
 
   async start(): Promise<void> {
-    // Only once every prefix is listed: a pass on a partial view (units but no machines yet)
-    // would unschedule what it misses.
+    // Only the leader key: the registry state is mirrored once this engine wins leadership.
     if (this.options.watches) await this.options.feed.watch();
     this.stopped = false;
     this.trigger();
@@ -69,8 +68,9 @@ export class Engine {
     if (this.graceTimer !== null) clearTimeout(this.graceTimer);
     this.timer = null;
     this.graceTimer = null;
-    await this.running;
+    // The feed first: that ends a listing the running pass may be waiting on (etcd gone).
     await this.options.feed.stop();
+    await this.running;
     if (resign) await this.options.leadership.resign();
   }
 
@@ -91,7 +91,7 @@ export class Engine {
       try {
         await this.reconcile();
       } catch (err) {
-        this.options.log.error({ err }, 'Engine reconciliation failed');
+        if (!this.stopped) this.options.log.error({ err }, 'Engine reconciliation failed');
       }
       if (!this.stopped) {
         this.timer = setTimeout(() => this.trigger(), this.options.reconcileIntervalMs);
@@ -115,7 +115,8 @@ export class Engine {
     this.requirements.endPass();
     const fence = leadership.fence;
     if (plan.changes.length > 0 && fence !== null) {
-      const { applied, revision } = await this.options.writer.apply(fence, plan.changes);
+      const { applied, revision, deposed } = await this.options.writer.apply(fence, plan.changes);
+      if (deposed) await this.loseLeadership();
       // Decide the next pass on a view that includes these writes, or loads are stale.
       if (this.options.watches && revision > 0n) {
         await feed.placementsCaughtUp(revision, this.options.reconcileIntervalMs);
@@ -131,7 +132,7 @@ export class Engine {
         if (task.reason.endsWith('went away')) this.metrics.unitDisplaced('machine_away');
         else if (task.reason.includes('unable to run unit')) this.metrics.unitDisplaced('run');
       }
-      if (applied.length < plan.changes.length) {
+      if (applied.length < plan.changes.length && !deposed) {
         log.debug(
           { skipped: plan.changes.length - applied.length, machineID },
           'Engine changes lost a race; deciding again on the next pass',
@@ -148,30 +149,51 @@ export class Engine {
   /** Campaigns when not leading; notices a lost leadership; true while this engine leads. */
   private async ensureLeadership(): Promise<boolean> {
     const { feed, leadership, log, machineID } = this.options;
-    const recordedLeader = feed.snapshot().leaderMachineID;
-    if (leadership.fence !== null && recordedLeader !== machineID) {
-      leadership.lose();
-      this.leaderSince = null;
-      log.error(
-        'Engine leadership lost, renewal failed: leader key no longer held by this machine',
-      );
+    const recordedLeader = feed.leaderMachineID();
+    const fence = leadership.fence;
+    if (
+      fence !== null &&
+      recordedLeader !== machineID &&
+      (await feed.leaderKeySeenSince(fence.createRevision))
+    ) {
+      await this.loseLeadership();
     }
-    if (leadership.fence !== null) return true;
-
-    const leader = await leadership.campaign();
-    if (leadership.fence !== null) {
+    if (leadership.fence === null) {
+      // Another engine leads: nothing to ask etcd. Its key's deletion wakes this engine up.
+      if (recordedLeader !== null && recordedLeader !== machineID) {
+        this.noteLeader(recordedLeader);
+        return false;
+      }
+      const leader = await leadership.campaign();
+      if (leadership.fence === null) {
+        this.noteLeader(leader?.machineID ?? null);
+        return false;
+      }
       this.leaderSince = this.now();
       this.knownLeader = machineID;
       log.info('Engine leadership acquired');
       this.metrics.leadershipAcquired(Math.floor(this.leaderSince / 1000));
-      return true;
     }
-    const leaderID = leader?.machineID ?? null;
-    if (leaderID !== this.knownLeader) {
-      if (leaderID !== null) log.info(`Engine leader is ${leaderID}`);
-      this.knownLeader = leaderID;
-    }
-    return false;
+    // A new leader decides only on a view listed after its election: complete and current.
+    // Once listed, this returns at once; a listing that failed is finished on the next pass.
+    await feed.mirrorState({ watch: this.options.watches });
+    return true;
+  }
+
+  /** Stops deciding: forgets the fence and the registry state only a leader mirrors. */
+  private async loseLeadership(): Promise<void> {
+    this.options.leadership.lose();
+    this.leaderSince = null;
+    this.options.log.error(
+      'Engine leadership lost, renewal failed: leader key no longer held by this machine',
+    );
+    await this.options.feed.releaseState();
+  }
+
+  private noteLeader(leaderID: string | null): void {
+    if (leaderID === this.knownLeader) return;
+    if (leaderID !== null) this.options.log.info(`Engine leader is ${leaderID}`);
+    this.knownLeader = leaderID;
   }
 
   /**

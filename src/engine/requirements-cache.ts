@@ -3,15 +3,24 @@ import { jobRequirements } from '../job/requirements.js';
 import type { Requirements } from '../job/types.js';
 import type { UnitFileCache } from '../registry/unit-file-cache.js';
 
+interface Entry {
+  hash: string;
+  requirements: Requirements;
+  /** The last pass that asked for it. */
+  pass: number;
+}
+
 /**
- * Units' requirements for reconcile passes (the engine's and the agents'). A unit whose body
- * has not been read yet has none for now: its body is fetched in the background and
- * `onBodyRead` asks for another pass. Requirements of units a pass no longer asks about are
- * dropped at the end of the pass.
+ * Units' requirements for reconcile passes (the engine's and the agents'), by unit name, for
+ * the body they were derived from. A unit whose body has not been read yet has none for
+ * now: its body is fetched in the background and `onBodyRead` asks for another pass.
+ * Requirements of units that passes no longer ask about are dropped once they make up a
+ * good part of the cache, so a pass over many units allocates nothing for those it knows.
  */
 export class RequirementsCache {
-  private current = new Map<string, Requirements>();
-  private used = new Map<string, Requirements>();
+  private readonly entries = new Map<string, Entry>();
+  private pass = 0;
+  private askedThisPass = 0;
   private readonly inFlight = new Set<string>();
 
   constructor(
@@ -22,23 +31,31 @@ export class RequirementsCache {
 
   /** The requirements of the body `hash` under the name `name`, or undefined for now. */
   get(name: string, hash: string): Requirements | undefined {
-    const key = `${hash}/${name}`;
-    let requirements = this.current.get(key);
-    if (requirements === undefined) {
+    let entry = this.entries.get(name);
+    if (entry === undefined || entry.hash !== hash) {
       const unitFile = this.bodies.cached(hash);
       if (unitFile === undefined) {
         this.fetch(hash);
         return undefined;
       }
-      requirements = jobRequirements(name, unitFile);
+      entry = { hash, requirements: jobRequirements(name, unitFile), pass: -1 };
+      this.entries.set(name, entry);
     }
-    this.used.set(key, requirements);
-    return requirements;
+    if (entry.pass !== this.pass) {
+      entry.pass = this.pass;
+      this.askedThisPass++;
+    }
+    return entry.requirements;
   }
 
   endPass(): void {
-    this.current = this.used;
-    this.used = new Map();
+    if (this.entries.size > 2 * this.askedThisPass + 1_000) {
+      for (const [name, entry] of this.entries) {
+        if (entry.pass !== this.pass) this.entries.delete(name);
+      }
+    }
+    this.pass++;
+    this.askedThisPass = 0;
   }
 
   private fetch(hash: string): void {

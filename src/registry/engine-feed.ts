@@ -2,102 +2,203 @@ import type { Etcd3 } from 'etcd3';
 import { RegistryKeys } from './keys.js';
 import { type Machine, mergeMetadata } from './machine-store.js';
 import { MirrorGroup } from './mirror-group.js';
+import { type MirroredValue, PrefixMirror } from './prefix-mirror.js';
 import {
   decodeRecord,
   leaderRecordSchema,
+  type MachineRecord,
   machineRecordSchema,
   type UnitRecord,
   unitRecordSchema,
 } from './records.js';
 import type { BadRecordHandler } from './unit-store.js';
 
-/** What the engine decides from: every unit, every placement, every live machine. */
+type UnitEntry = { record: UnitRecord; modRevision: string };
+type PlacementEntry = { machineID: string; modRevision: string };
+
+/** What the leader decides from: every unit, every placement, every live machine. */
 export interface EngineSnapshot {
-  units: ReadonlyMap<string, { record: UnitRecord; modRevision: string }>;
-  placements: ReadonlyMap<string, { machineID: string; modRevision: string }>;
+  units: ReadonlyMap<string, UnitEntry>;
+  placements: ReadonlyMap<string, PlacementEntry>;
   /** Live machines with merged metadata, by ID. */
   machines: ReadonlyMap<string, Machine>;
-  /** Machine ID of the engine leader, or null when nobody leads. */
-  leaderMachineID: string | null;
 }
 
+type StatePrefix = 'units' | 'placements' | 'machines' | 'metadata';
+
+/** A watch catches up within etcd's sync interval (100 ms); this only bounds a stalled one. */
+const CATCH_UP_TIMEOUT_MS = 2_000;
+
 /**
- * The engine's view of the registry, kept current by watches on exactly the prefixes the
- * engine decides from (not unit states or schedules, which churn). `onChange` fires after
- * every update; decoding happens once per change, when a snapshot is asked for.
+ * The engine's view of the registry. Every engine follows the leader key; only the leader
+ * also mirrors what it decides from (units, placements, machines and their metadata), so a
+ * unit submitted to a large cluster wakes one engine, not all of them. Unit states and
+ * schedules, which churn, are never mirrored. `onChange` fires after every update; decoding
+ * happens once per change, when a snapshot is asked for.
  */
 export class EngineFeed {
-  private readonly group: MirrorGroup<'units' | 'placements' | 'machines' | 'metadata' | 'leader'>;
+  private readonly leader: PrefixMirror;
+  private state: MirrorGroup<StatePrefix> | null = null;
+  private stopped = false;
   private cached: EngineSnapshot | null = null;
-  /**
-   * Decoded values by key, reused while the key's mod revision is unchanged: a pass then
-   * decodes only what changed since the last one, not all units and machines again.
-   */
-  private readonly decoded = new Map<string, { modRevision: string; record: unknown }>();
+  private memo: DecodeMemo;
+  private readonly changed: () => void;
 
   constructor(
-    etcd: Etcd3,
+    private readonly etcd: Etcd3,
     private readonly keys: RegistryKeys,
     onChange: () => void,
     private readonly onBadRecord: BadRecordHandler,
   ) {
-    const prefixes = {
-      units: keys.unitsPrefix,
-      placements: keys.placementsPrefix,
-      machines: keys.machinesPrefix,
-      metadata: keys.allMachineMetadataPrefix,
-      leader: keys.engineLeader,
-    };
-    this.group = new MirrorGroup(etcd, prefixes, () => {
+    this.changed = () => {
       this.cached = null;
       onChange();
-    });
+    };
+    this.leader = new PrefixMirror(etcd, keys.engineLeader, this.changed);
+    this.memo = decodeMemo(onBadRecord);
   }
 
-  /** Starts watching; resolves once every prefix has been listed. */
+  /** Starts following the leader key; resolves once it has been read. */
   watch(): Promise<void> {
-    return this.group.watch();
+    return this.leader.watch();
   }
 
-  /** Re-lists every prefix: the reconcile-tick path when watches are disabled. */
-  relist(): Promise<void> {
-    return this.group.relist();
+  /**
+   * Re-reads the leader key, and the registry state while it is mirrored: the
+   * reconcile-tick path when watches are disabled.
+   */
+  async relist(): Promise<void> {
+    await Promise.all([this.leader.relist(), this.state?.relist()]);
   }
 
-  stop(): Promise<void> {
-    return this.group.stop();
+  /**
+   * Starts mirroring the registry state (on winning leadership) and resolves once every
+   * prefix has been listed, so the first decision sees everything committed before it.
+   * Resolves at once while already mirroring.
+   */
+  async mirrorState({ watch }: { watch: boolean }): Promise<void> {
+    if (this.stopped) throw new Error('engine feed: stopped');
+    if (this.state !== null) return;
+    const { keys } = this;
+    const state = new MirrorGroup(
+      this.etcd,
+      {
+        units: keys.unitsPrefix,
+        placements: keys.placementsPrefix,
+        machines: keys.machinesPrefix,
+        metadata: keys.allMachineMetadataPrefix,
+      },
+      this.changed,
+    );
+    this.state = state;
+    this.cached = null;
+    await (watch ? state.watch() : state.relist());
+    if (watch) await this.catchUp(state);
+  }
+
+  /**
+   * Waits until every mirror reflects the newest write under its prefix. etcd sends a watch
+   * created on a prefix written since its listing what it missed a little later (it syncs
+   * lagging watchers in the background) than watches already in step get new writes: a new
+   * leader could otherwise see a unit submitted after a machine registered, but not the
+   * machine, and pile units on the machines it knows. Deletions are not waited for.
+   */
+  private async catchUp(state: MirrorGroup<StatePrefix>): Promise<void> {
+    await Promise.all(
+      Object.values<PrefixMirror>(state.mirrors).map(async (mirror) => {
+        const newest = await this.etcd
+          .getAll()
+          .prefix(mirror.prefix)
+          .sort('Mod', 'Descend')
+          .limit(1)
+          .exec();
+        const revision = newest.kvs[0]?.mod_revision;
+        if (revision !== undefined) await mirror.caughtUp(BigInt(revision), CATCH_UP_TIMEOUT_MS);
+      }),
+    );
+  }
+
+  /** Stops mirroring the registry state and forgets it (on losing leadership). */
+  async releaseState(): Promise<void> {
+    const state = this.state;
+    this.state = null;
+    this.cached = null;
+    this.memo = decodeMemo(this.onBadRecord);
+    await state?.stop();
+  }
+
+  get mirrorsState(): boolean {
+    return this.state !== null;
+  }
+
+  /** Stops every watch; a listing still under way is abandoned. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await Promise.all([this.leader.stop(), this.releaseState()]);
+  }
+
+  /** Machine ID in the leader key as last seen, or null when nobody leads. */
+  leaderMachineID(): string | null {
+    const key = this.keys.engineLeader;
+    const value = this.leader.values.get(key)?.value;
+    if (value === undefined) return null;
+    return (
+      this.tryDecode(() => decodeRecord(leaderRecordSchema, key, value), key)?.machineID ?? null
+    );
+  }
+
+  /**
+   * Whether the leader key as last seen is at least as new as `revision`: an engine that
+   * won at that revision and does not see itself there has really lost the key, rather
+   * than not having heard of its own election yet.
+   */
+  leaderKeySeenSince(revision: string): Promise<boolean> {
+    return this.leader.caughtUp(BigInt(revision), 0);
   }
 
   /** Resolves once the placements reflect `revision` (the engine's own last commit). */
   placementsCaughtUp(revision: bigint, timeoutMs: number): Promise<boolean> {
-    return this.group.mirrors.placements.caughtUp(revision, timeoutMs);
+    return this.state?.mirrors.placements.caughtUp(revision, timeoutMs) ?? Promise.resolve(false);
   }
 
+  /** The registry state as mirrored; only while mirroring (see `mirrorState`). */
   snapshot(): EngineSnapshot {
-    this.cached ??= this.decode();
+    this.cached ??= this.decode(this.mirrored());
     return this.cached;
   }
 
-  private decode(): EngineSnapshot {
+  private mirrored(): MirrorGroup<StatePrefix> {
+    if (this.state === null) throw new Error('engine feed: the registry state is not mirrored');
+    return this.state;
+  }
+
+  private decode({ mirrors }: MirrorGroup<StatePrefix>): EngineSnapshot {
     const { unitsPrefix, placementsPrefix, machinesPrefix, allMachineMetadataPrefix } = this.keys;
-    const units = new Map<string, { record: UnitRecord; modRevision: string }>();
-    for (const [key, { value, modRevision }] of this.group.mirrors.units.values) {
-      const name = RegistryKeys.nameUnder(unitsPrefix, key);
-      const record =
-        name === null
-          ? null
-          : this.memo(key, modRevision, () => decodeRecord(unitRecordSchema, key, value));
-      if (record !== null && record.name === name) units.set(name, { record, modRevision });
+    const units = new Map<string, UnitEntry>();
+    for (const [key, mirrored] of mirrors.units.values) {
+      const derived = this.memo.units.derive(key, mirrored, () => {
+        const name = RegistryKeys.nameUnder(unitsPrefix, key);
+        if (name === null) return null;
+        const record = decodeRecord(unitRecordSchema, key, mirrored.value);
+        return record.name === name
+          ? { name, entry: { record, modRevision: mirrored.modRevision } }
+          : null;
+      });
+      if (derived !== null) units.set(derived.name, derived.entry);
     }
 
-    const placements = new Map<string, { machineID: string; modRevision: string }>();
-    for (const [key, { value, modRevision }] of this.group.mirrors.placements.values) {
-      const name = RegistryKeys.nameUnder(placementsPrefix, key);
-      if (name !== null && value !== '') placements.set(name, { machineID: value, modRevision });
+    const placements = new Map<string, PlacementEntry>();
+    for (const [key, mirrored] of mirrors.placements.values) {
+      const derived = this.memo.placements.derive(key, mirrored, () => {
+        const name = RegistryKeys.nameUnder(placementsPrefix, key);
+        if (name === null || mirrored.value === '') return null;
+        return { name, entry: { machineID: mirrored.value, modRevision: mirrored.modRevision } };
+      });
+      if (derived !== null) placements.set(derived.name, derived.entry);
     }
 
     const dynamic = new Map<string, Map<string, string>>();
-    for (const [key, { value }] of this.group.mirrors.metadata.values) {
+    for (const [key, { value }] of mirrors.metadata.values) {
       const pair = RegistryKeys.pairUnder(allMachineMetadataPrefix, key);
       if (pair === null) continue;
       const forMachine = dynamic.get(pair[0]) ?? new Map<string, string>();
@@ -106,45 +207,26 @@ export class EngineFeed {
     }
 
     const machines = new Map<string, Machine>();
-    for (const [key, { value, modRevision }] of this.group.mirrors.machines.values) {
-      if (RegistryKeys.nameUnder(machinesPrefix, key) === null) continue;
-      const record = this.memo(key, modRevision, () =>
-        decodeRecord(machineRecordSchema, key, value),
-      );
-      if (record === null) continue;
-      const { sessionToken: _, ...machine } = record;
-      machines.set(machine.id, {
-        ...machine,
-        metadata: mergeMetadata(machine.metadata, dynamic.get(machine.id)),
+    for (const [key, mirrored] of mirrors.machines.values) {
+      const derived = this.memo.machines.derive(key, mirrored, () => {
+        if (RegistryKeys.nameUnder(machinesPrefix, key) === null) return null;
+        const { sessionToken: _, ...machine } = decodeRecord(
+          machineRecordSchema,
+          key,
+          mirrored.value,
+        );
+        return { name: machine.id, entry: machine };
+      });
+      if (derived === null) continue;
+      machines.set(derived.name, {
+        ...derived.entry,
+        metadata: mergeMetadata(derived.entry.metadata, dynamic.get(derived.name)),
       });
     }
-
-    const leaderKey = this.keys.engineLeader;
-    const leaderValue = this.group.mirrors.leader.values.get(leaderKey)?.value;
-    const leader =
-      leaderValue === undefined
-        ? null
-        : this.tryDecode(() => decodeRecord(leaderRecordSchema, leaderKey, leaderValue), leaderKey);
-    this.forgetDeletedKeys();
-    return { units, placements, machines, leaderMachineID: leader?.machineID ?? null };
-  }
-
-  /** Decodes a key's value once per mod revision; a bad value is reported once. */
-  private memo<T>(key: string, modRevision: string, decode: () => T): T | null {
-    const known = this.decoded.get(key);
-    if (known !== undefined && known.modRevision === modRevision) return known.record as T | null;
-    const record = this.tryDecode(decode, key);
-    this.decoded.set(key, { modRevision, record });
-    return record;
-  }
-
-  /** Drops decoded values of deleted keys, once they make up a good part of the memo. */
-  private forgetDeletedKeys(): void {
-    const { units, machines } = this.group.mirrors;
-    if (this.decoded.size <= 2 * (units.values.size + machines.values.size) + 1_000) return;
-    for (const key of this.decoded.keys()) {
-      if (!units.values.has(key) && !machines.values.has(key)) this.decoded.delete(key);
-    }
+    this.memo.units.forgetDeleted(mirrors.units.values);
+    this.memo.placements.forgetDeleted(mirrors.placements.values);
+    this.memo.machines.forgetDeleted(mirrors.machines.values);
+    return { units, placements, machines };
   }
 
   private tryDecode<T>(decode: () => T, key: string): T | null {
@@ -155,4 +237,55 @@ export class EngineFeed {
       return null;
     }
   }
+}
+
+/**
+ * What each key under one prefix stands for (its name and entry, or null when unusable),
+ * derived once per mod revision: a pass then decodes only what changed since the last one,
+ * and reuses every other entry as it is. A bad value is reported once.
+ */
+class DerivedEntries<T> {
+  private readonly byKey = new Map<
+    string,
+    { modRevision: string; derived: { name: string; entry: T } | null }
+  >();
+
+  constructor(private readonly onBadRecord: BadRecordHandler) {}
+
+  derive(
+    key: string,
+    mirrored: MirroredValue,
+    derive: () => { name: string; entry: T } | null,
+  ): { name: string; entry: T } | null {
+    const known = this.byKey.get(key);
+    if (known !== undefined && known.modRevision === mirrored.modRevision) return known.derived;
+    let derived: { name: string; entry: T } | null = null;
+    try {
+      derived = derive();
+    } catch (err) {
+      this.onBadRecord(key, err as Error);
+    }
+    this.byKey.set(key, { modRevision: mirrored.modRevision, derived });
+    return derived;
+  }
+
+  /** Forgets deleted keys, once they make up a good part of what is remembered. */
+  forgetDeleted(live: ReadonlyMap<string, unknown>): void {
+    if (this.byKey.size <= 2 * live.size + 1_000) return;
+    for (const key of this.byKey.keys()) if (!live.has(key)) this.byKey.delete(key);
+  }
+}
+
+interface DecodeMemo {
+  units: DerivedEntries<UnitEntry>;
+  placements: DerivedEntries<PlacementEntry>;
+  machines: DerivedEntries<Omit<MachineRecord, 'sessionToken'>>;
+}
+
+function decodeMemo(onBadRecord: BadRecordHandler): DecodeMemo {
+  return {
+    units: new DerivedEntries(onBadRecord),
+    placements: new DerivedEntries(onBadRecord),
+    machines: new DerivedEntries(onBadRecord),
+  };
 }

@@ -28,10 +28,19 @@ export type ScheduleChange =
 export interface AppliedChanges {
   applied: ScheduleChange[];
   revision: bigint;
+  /** The leader key is no longer the fence's: this engine no longer leads. */
+  deposed: boolean;
 }
 
 /** etcd's default cap on operations per transaction is 128; a change takes up to three. */
 const MAX_CHANGES_PER_TXN = 40;
+/**
+ * Batches committed at once. A pass over a backlog (a new leader, a burst of submissions)
+ * writes hundreds of batches; one at a time, their round trips would add up to seconds.
+ */
+const MAX_BATCHES_IN_FLIGHT = 8;
+
+type Outcome = { type: 'committed'; revision: bigint } | { type: 'conflict' } | { type: 'deposed' };
 
 /**
  * Writes the engine's schedule: a unit's placement and its machine's schedule entry,
@@ -47,33 +56,46 @@ export class ScheduleWriter {
 
   /**
    * Applies the changes, batched. Returns those that committed and the revision of the
-   * last commit (0 when none did). A change left out lost a race with another writer or
-   * with a leadership change, and is decided again next pass.
+   * last commit (0 when none did). A change left out lost a race with another writer, and
+   * is decided again next pass, or was refused because this engine no longer leads.
    */
   async apply(fence: LeaderFence, changes: readonly ScheduleChange[]): Promise<AppliedChanges> {
     const applied: ScheduleChange[] = [];
     let revision = 0n;
-    const commit = async (batch: readonly ScheduleChange[]) => {
-      const committedAt = await this.commit(fence, batch);
-      if (committedAt === null) return false;
+    let deposed = false;
+    const commit = async (batch: readonly ScheduleChange[]): Promise<boolean> => {
+      const outcome = await this.commit(fence, batch);
+      if (outcome.type === 'deposed') deposed = true;
+      if (outcome.type !== 'committed') return false;
       applied.push(...batch);
-      if (committedAt > revision) revision = committedAt;
+      if (outcome.revision > revision) revision = outcome.revision;
       return true;
     };
+    const batches: Array<readonly ScheduleChange[]> = [];
     for (let start = 0; start < changes.length; start += MAX_CHANGES_PER_TXN) {
-      const batch = changes.slice(start, start + MAX_CHANGES_PER_TXN);
-      if (!(await commit(batch)) && batch.length > 1) {
-        for (const change of batch) await commit([change]);
-      }
+      batches.push(changes.slice(start, start + MAX_CHANGES_PER_TXN));
     }
-    return { applied, revision };
+    // A change guards and writes only its own unit's keys, so batches are independent and
+    // may commit in any order. A batch that lost a race is retried change by change, so
+    // one stale unit does not hold back the others; once the fence fails, nothing is.
+    let next = 0;
+    const lane = async () => {
+      for (let index = next++; index < batches.length && !deposed; index = next++) {
+        const batch = batches[index]!;
+        if ((await commit(batch)) || batch.length === 1) continue;
+        for (const change of batch) {
+          if (deposed) break;
+          await commit([change]);
+        }
+      }
+    };
+    await Promise.all(
+      Array.from({ length: Math.min(MAX_BATCHES_IN_FLIGHT, batches.length) }, lane),
+    );
+    return { applied, revision, deposed };
   }
 
-  /** The commit's revision, or null when a compare failed. */
-  private async commit(
-    fence: LeaderFence,
-    batch: readonly ScheduleChange[],
-  ): Promise<bigint | null> {
+  private async commit(fence: LeaderFence, batch: readonly ScheduleChange[]): Promise<Outcome> {
     let txn = this.etcd.if(fence.key, 'Create', '==', fence.createRevision);
     const ops: Operation[] = [];
     for (const change of batch) {
@@ -95,7 +117,15 @@ export class ScheduleWriter {
         ops.push(this.etcd.delete().key(placementKey), this.etcd.delete().key(scheduleKey));
       }
     }
-    const result = await txn.then(...ops).commit();
-    return result.succeeded ? BigInt(result.header.revision) : null;
+    // A failed commit reads the leader key back: a lost fence fails every later commit too.
+    const result = await txn
+      .then(...ops)
+      .else(this.etcd.get(fence.key))
+      .commit();
+    if (result.succeeded) return { type: 'committed', revision: BigInt(result.header.revision) };
+    const leaderKey = result.responses[0]?.response_range?.kvs?.[0];
+    return leaderKey?.create_revision === fence.createRevision
+      ? { type: 'conflict' }
+      : { type: 'deposed' };
   }
 }

@@ -59,11 +59,16 @@ export class UnitStore {
   async put(name: string, unitFile: UnitFile, desiredState: JobState): Promise<void> {
     this.bodies.remember(unitFile.hash, unitFile.serialized);
     const stored = await this.bodies.get(unitFile.hash);
-    await this.write(name, () => ({
-      record: { name, hash: unitFile.hash, desiredState },
-      body: unitFile.serialized,
-      global: isGlobalUnit(stored),
-    }));
+    // Most puts create a unit: that is tried first, in one transaction and no read.
+    await this.write(
+      name,
+      () => ({
+        record: { name, hash: unitFile.hash, desiredState },
+        body: unitFile.serialized,
+        global: isGlobalUnit(stored),
+      }),
+      { assumeAbsent: true },
+    );
   }
 
   /** Changes the desired state of an existing unit; false when there is no such unit. */
@@ -102,75 +107,88 @@ export class UnitStore {
   }
 
   /**
-   * Reads the unit and its placement, computes the new state with `next` (null deletes the
-   * unit), and commits it only if neither changed meanwhile; retries otherwise.
+   * Computes the unit's new state with `next` (null deletes the unit) from its record and
+   * placement, and commits it only if neither changed meanwhile. A commit that lost a race
+   * reads both back in the same transaction, so a retry costs one round trip. With
+   * `assumeAbsent`, the first attempt guesses that neither exists (a new unit, the common
+   * put) and so costs a single transaction.
    */
   private async write(
     name: string,
     next: (current: UnitRecord | null) => Promise<UnitWrite | null> | UnitWrite | null,
+    { assumeAbsent = false }: { assumeAbsent?: boolean } = {},
   ): Promise<void> {
     const unitKey = this.keys.unit(name);
     const placementKey = this.keys.placement(name);
+    let seen: [IKeyValue | null, IKeyValue | null] | null = assumeAbsent ? [null, null] : null;
     for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
-      const [unitKv, placementKv] = await Promise.all([
-        this.readKv(unitKey),
-        this.readKv(placementKey),
-      ]);
+      const [unitKv, placementKv] =
+        seen ?? (await Promise.all([this.readKv(unitKey), this.readKv(placementKey)]));
       const current =
         unitKv === null ? null : decodeRecord(unitRecordSchema, unitKey, unitKv.value.toString());
       const change = await next(current);
       if (change === null && current === null) return;
 
       const machineID = placementKv?.value.toString() ?? null;
-      const ops = [];
-      if (change === null) {
-        ops.push(
-          this.etcd.delete().key(unitKey),
-          this.etcd.delete().key(this.keys.globalUnit(name)),
-        );
-      } else {
-        ops.push(this.etcd.put(unitKey).value(encodeRecord(change.record)));
-        if (change.body !== undefined) {
-          ops.push(this.etcd.put(this.keys.unitFile(change.record.hash)).value(change.body));
-        }
-        const entry = encodeRecord({
-          hash: change.record.hash,
-          desiredState: change.record.desiredState,
-        });
-        ops.push(
-          change.global
-            ? this.etcd.put(this.keys.globalUnit(name)).value(entry)
-            : this.etcd.delete().key(this.keys.globalUnit(name)),
-        );
-      }
-      if (machineID !== null) {
-        const keepsPlacement =
-          change !== null && !change.global && change.record.desiredState !== 'inactive';
-        const scheduleKey = this.keys.scheduleEntry(machineID, name);
-        if (keepsPlacement) {
-          ops.push(
-            this.etcd.put(scheduleKey).value(
-              encodeRecord({
-                hash: change.record.hash,
-                desiredState: change.record.desiredState,
-              }),
-            ),
-          );
-        } else {
-          ops.push(this.etcd.delete().key(placementKey), this.etcd.delete().key(scheduleKey));
-        }
-      }
-
       const result = await this.etcd
         .if(unitKey, 'Mod', '==', unitKv?.mod_revision ?? 0)
         .and(placementKey, 'Mod', '==', placementKv?.mod_revision ?? 0)
-        .then(...ops)
+        .then(...this.operations(name, change, machineID))
+        .else(this.etcd.get(unitKey), this.etcd.get(placementKey))
         .commit();
       if (result.succeeded) return;
+      const [unitNow, placementNow] = result.responses.map(
+        (response) => response.response_range?.kvs?.[0] ?? null,
+      );
+      seen = [unitNow ?? null, placementNow ?? null];
     }
     throw new RegistryConflictError(
       `unit ${name} kept changing under concurrent writers; gave up after ${MAX_WRITE_ATTEMPTS} attempts`,
     );
+  }
+
+  /** The writes that take the unit (on `machineID`, if placed) to `change`; null deletes. */
+  private operations(name: string, change: UnitWrite | null, machineID: string | null) {
+    const unitKey = this.keys.unit(name);
+    const ops = [];
+    if (change === null) {
+      ops.push(this.etcd.delete().key(unitKey), this.etcd.delete().key(this.keys.globalUnit(name)));
+    } else {
+      ops.push(this.etcd.put(unitKey).value(encodeRecord(change.record)));
+      if (change.body !== undefined) {
+        ops.push(this.etcd.put(this.keys.unitFile(change.record.hash)).value(change.body));
+      }
+      const entry = encodeRecord({
+        hash: change.record.hash,
+        desiredState: change.record.desiredState,
+      });
+      ops.push(
+        change.global
+          ? this.etcd.put(this.keys.globalUnit(name)).value(entry)
+          : this.etcd.delete().key(this.keys.globalUnit(name)),
+      );
+    }
+    if (machineID !== null) {
+      const keepsPlacement =
+        change !== null && !change.global && change.record.desiredState !== 'inactive';
+      const scheduleKey = this.keys.scheduleEntry(machineID, name);
+      if (keepsPlacement) {
+        ops.push(
+          this.etcd.put(scheduleKey).value(
+            encodeRecord({
+              hash: change.record.hash,
+              desiredState: change.record.desiredState,
+            }),
+          ),
+        );
+      } else {
+        ops.push(
+          this.etcd.delete().key(this.keys.placement(name)),
+          this.etcd.delete().key(scheduleKey),
+        );
+      }
+    }
+    return ops;
   }
 
   private async readKv(key: string): Promise<IKeyValue | null> {

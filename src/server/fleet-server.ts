@@ -204,12 +204,18 @@ export class FleetServer {
     this.scheduleRefresh(session);
   }
 
-  /** The original's monitor: a presence that cannot be confirmed in time restarts components. */
+  /**
+   * The original's monitor: every check retries a failed heartbeat until the check time is
+   * up, so one slow or failed answer does not restart every component; a presence that
+   * cannot be confirmed in that time, or a lease etcd reports gone, restarts them.
+   */
   private scheduleMonitor(session: MachineSession): void {
+    const { monitorCheckTimeoutMs, monitorRetryIntervalMs } = this.timings;
     this.monitorTimer = setInterval(() => {
-      const check = this.checkPresence(session);
+      const deadline = performance.now() + monitorCheckTimeoutMs;
+      const check = this.checkPresence(session, deadline, monitorRetryIntervalMs);
       const timeout = new Promise<boolean>((resolve) =>
-        setTimeout(() => resolve(false), this.timings.monitorCheckTimeoutMs).unref(),
+        setTimeout(() => resolve(false), monitorCheckTimeoutMs).unref(),
       );
       void Promise.race([check, timeout]).then((alive) => {
         if (!alive) this.restart(session, 'Monitor timed out before successful heartbeat');
@@ -217,11 +223,18 @@ export class FleetServer {
     }, this.timings.monitorIntervalMs);
   }
 
-  private async checkPresence(session: MachineSession): Promise<boolean> {
-    try {
-      return await session.isAlive();
-    } catch {
-      return false;
+  private async checkPresence(
+    session: MachineSession,
+    deadline: number,
+    retryMs: number,
+  ): Promise<boolean> {
+    for (;;) {
+      try {
+        return await session.isAlive();
+      } catch {
+        if (performance.now() + retryMs >= deadline) return false;
+        await new Promise((resolve) => setTimeout(resolve, retryMs).unref());
+      }
     }
   }
 

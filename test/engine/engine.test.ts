@@ -2,10 +2,12 @@ import { randomUUID } from 'node:crypto';
 import type { Etcd3 } from 'etcd3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createEtcdClient } from '../../src/registry/etcd-client.js';
+import { encodeRecord } from '../../src/registry/records.js';
 import { openRegistry, type Registry } from '../../src/registry/registry.js';
 import { UnitFile } from '../../src/unit/unit-file.js';
 import { type EngineNode, startEngineNode } from '../support/engine-node.js';
 import { type EtcdCluster, startEtcd } from '../support/etcd.js';
+import { watcherCount } from '../support/etcd-metrics.js';
 import { waitFor } from '../support/wait.js';
 
 const TTL_MS = 3_000;
@@ -66,6 +68,41 @@ async function allScheduled(
     `${count} units scheduled`,
   );
   return current;
+}
+
+/** Waits until every unit is placed, on none of `excluded`. */
+async function allScheduledAway(
+  registry: Registry,
+  count: number,
+  excluded: string,
+): Promise<Map<string, string | null>> {
+  let current = new Map<string, string | null>();
+  await waitFor(
+    async () => {
+      current = await placements(registry);
+      return (
+        current.size === count &&
+        [...current.values()].every((machine) => machine !== null && machine !== excluded)
+      );
+    },
+    TTL_MS * 5,
+    `${count} units scheduled away from ${excluded}`,
+  );
+  return current;
+}
+
+/** Watches of the engines: the leader key for each, and the registry state for the leader. */
+const STATE_PREFIXES = 4;
+
+async function watchersAre(count: number): Promise<void> {
+  let seen = -1;
+  const counted = async () => {
+    seen = await watcherCount(etcd);
+    return seen === count;
+  };
+  await waitFor(counted, TTL_MS * 2).catch(() => {
+    throw new Error(`expected ${count} etcd watchers, saw ${seen}`);
+  });
 }
 
 async function submit(registry: Registry, names: string[]): Promise<void> {
@@ -189,5 +226,71 @@ describe('engine', () => {
       'a.service unscheduled',
     );
     expect([...(await placements(registry)).keys()]).toEqual(['a.service']);
+  });
+
+  it('only the leader mirrors units, placements and machines; other engines follow the leader key alone', async () => {
+    await watchersAre(0);
+    const registry = await startCluster(['m1', 'm2', 'm3']);
+    await submit(registry, unitNames(6));
+    await allScheduled(registry, 6);
+    await watchersAre(nodes.length + STATE_PREFIXES);
+  });
+
+  it('after the leader dies, the new leader lists everything and schedules every unit, its predecessor’s too', async () => {
+    const registry = await startCluster(['m1', 'm2', 'm3']);
+    await submit(registry, unitNames(6));
+    await allScheduled(registry, 6);
+    const leader = leaderOf();
+    await leader.crash();
+    await submit(registry, unitNames(12).slice(6));
+    const after = await allScheduledAway(registry, 12, leader.machineID);
+    const survivors = new Set(after.values());
+    expect(survivors.size).toBe(2);
+    const successor = nodes.find(
+      (node) => node !== leader && node.logs.includes('Engine leadership acquired'),
+    );
+    expect(successor).toBeDefined();
+    await watchersAre(nodes.length - 1 + STATE_PREFIXES);
+  });
+
+  it('a leader that finds another engine’s key stops deciding; the engines campaign again once that key goes', async () => {
+    const registry = await startCluster(['m1', 'm2', 'm3']);
+    await submit(registry, unitNames(3));
+    await allScheduled(registry, 3);
+    const leader = leaderOf();
+    await watchersAre(nodes.length + STATE_PREFIXES);
+
+    // The key now names another engine. Its create revision stays, so the fence would still
+    // let this leader's writes through: it must stop deciding by itself.
+    const key = registry.keys.engineLeader;
+    const lease = observerClient.lease(30, { autoKeepAlive: true });
+    const leaseID = await lease.grant();
+    const swapped = await observerClient
+      .if(key, 'Create', '>', 0)
+      .then(
+        observerClient
+          .put(key)
+          .value(encodeRecord({ machineID: 'elsewhere' }))
+          .lease(leaseID),
+      )
+      .commit();
+    expect(swapped.succeeded).toBe(true);
+    await waitFor(
+      () =>
+        leader.logs.includes(
+          'Engine leadership lost, renewal failed: leader key no longer held by this machine',
+        ),
+      TTL_MS,
+      'the leader to notice',
+    );
+    await watchersAre(nodes.length);
+    await submit(registry, ['late.service']);
+    // Given time to go wrong: nobody decides while another engine holds the key.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect((await placements(registry)).get('late.service')).toBeNull();
+
+    await lease.revoke();
+    await allScheduled(registry, 4);
+    await watchersAre(nodes.length + STATE_PREFIXES);
   });
 });

@@ -38,7 +38,6 @@ function snapshot(options: {
       ]),
     ),
     machines: new Map(options.machines.map((id) => [id, machine(id)])),
-    leaderMachineID: null,
   };
 }
 

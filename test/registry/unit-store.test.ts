@@ -1,6 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import type { Registry } from '../../src/registry/registry.js';
+import { openRegistry, type Registry } from '../../src/registry/registry.js';
 import { UnitFile } from '../../src/unit/unit-file.js';
+import { unaryCalls } from '../support/etcd-metrics.js';
 import { useEtcd } from '../support/etcd-suite.js';
 
 const etcd = useEtcd();
@@ -20,6 +22,19 @@ async function placeOn(registry: Registry, name: string, machineID: string): Pro
   await registry.etcd
     .put(registry.keys.scheduleEntry(machineID, name))
     .value(JSON.stringify({ hash: unit!.hash, desiredState: unit!.desiredState }));
+}
+
+/** The etcd calls `action` made, by method, counted by etcd itself. */
+async function callsOf(action: () => Promise<unknown>): Promise<Record<string, number>> {
+  const before = await unaryCalls(etcd.cluster);
+  await action();
+  const after = await unaryCalls(etcd.cluster);
+  const made: Record<string, number> = {};
+  for (const [method, count] of after) {
+    const delta = count - (before.get(method) ?? 0);
+    if (delta > 0) made[method] = delta;
+  }
+  return made;
 }
 
 async function scheduleEntry(registry: Registry, machineID: string, name: string) {
@@ -129,5 +144,62 @@ describe('unit store', () => {
     expect((await scheduleEntry(registry, 'm1', 'hello.service')).desiredState).toBe(
       unit!.desiredState,
     );
+  });
+
+  it('creates a new unit in one transaction, without reading first', async () => {
+    const registry = freshRegistry();
+    expect(await callsOf(() => registry.units.put('hello.service', hello, 'launched'))).toEqual({
+      Txn: 1,
+    });
+    expect(await registry.units.get('hello.service')).toMatchObject({
+      hash: hello.hash,
+      desiredState: 'launched',
+    });
+  });
+
+  it('replaces an existing scheduled unit with one more transaction, which reads it back', async () => {
+    const registry = freshRegistry();
+    await registry.units.put('hello.service', hello, 'launched');
+    await placeOn(registry, 'hello.service', 'm1');
+    const changed = UnitFile.parse('[Service]\nExecStart=/bin/sleep 2000\n');
+    expect(await callsOf(() => registry.units.put('hello.service', changed, 'loaded'))).toEqual({
+      Txn: 2,
+    });
+    expect(await registry.units.get('hello.service')).toMatchObject({
+      hash: changed.hash,
+      desiredState: 'loaded',
+    });
+    expect(await scheduleEntry(registry, 'm1', 'hello.service')).toEqual({
+      hash: changed.hash,
+      desiredState: 'loaded',
+    });
+  });
+
+  it('retries puts that lose a race, so concurrent writers of one unit all succeed and agree', async () => {
+    // Six API servers, each with a client of its own, writing one unit at the same moment.
+    const prefix = `/test-${randomUUID()}/`;
+    const registries = Array.from({ length: 6 }, () =>
+      openRegistry(etcd.client(), prefix, () => undefined),
+    );
+    await registries[0]!.units.put('hello.service', hello, 'launched');
+    await placeOn(registries[0]!, 'hello.service', 'm1');
+    const contents = registries.map((_, i) =>
+      UnitFile.parse(`[Service]\nExecStart=/bin/sleep ${3000 + i}\n`),
+    );
+    const calls = await callsOf(() =>
+      Promise.all(
+        registries.map((registry, i) =>
+          registry.units.put('hello.service', contents[i]!, 'launched'),
+        ),
+      ),
+    );
+    // Every writer first guesses the unit is new and loses; most then race each other.
+    expect(calls.Txn).toBeGreaterThanOrEqual(2 * registries.length);
+    const stored = await registries[0]!.units.get('hello.service');
+    expect(contents.map((content) => content.hash)).toContain(stored!.hash);
+    expect(await scheduleEntry(registries[0]!, 'm1', 'hello.service')).toEqual({
+      hash: stored!.hash,
+      desiredState: 'launched',
+    });
   });
 });

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { type Etcd3, GRPCDeadlineExceededError } from 'etcd3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openRegistry, type Registry } from '../../src/registry/registry.js';
 import type { FleetServer } from '../../src/server/fleet-server.js';
@@ -25,10 +26,15 @@ function registryAt(prefix: string): Registry {
 async function startMachine(
   prefix: string,
   id: string,
-  options: { manager?: FakeUnitManager; sessionToken?: string; wait?: boolean } = {},
+  options: {
+    manager?: FakeUnitManager;
+    sessionToken?: string;
+    wait?: boolean;
+    client?: Etcd3;
+  } = {},
 ): Promise<InProcessFleetd> {
   const machine = await startInProcessFleetd({
-    etcd: etcd.client(),
+    etcd: options.client ?? etcd.client(),
     prefix,
     machineID: id,
     ...(options.manager !== undefined && { manager: options.manager }),
@@ -38,6 +44,30 @@ async function startMachine(
   servers.push(machine.server);
   return machine;
 }
+
+/**
+ * A real etcd client whose lease lookups (the monitor's heartbeat) can be made to fail, as
+ * they do when etcd answers too late: set `failing` to the number of lookups to fail.
+ */
+function withFlakyHeartbeats(client: Etcd3) {
+  const leases = client.leaseClient;
+  const lookup = leases.leaseTimeToLive.bind(leases);
+  const heartbeats = { failing: 0, failed: 0, answered: 0 };
+  leases.leaseTimeToLive = async (request, callOptions) => {
+    if (heartbeats.failing > 0) {
+      heartbeats.failing--;
+      heartbeats.failed++;
+      throw new GRPCDeadlineExceededError('injected: etcd answered too late');
+    }
+    const response = await lookup(request, callOptions);
+    heartbeats.answered++;
+    return response;
+  };
+  return heartbeats;
+}
+
+const restarted = (logs: string[]) =>
+  logs.some((line) => line.startsWith('Server monitor triggered'));
 
 function freshPrefix(): string {
   return `/fleet-${randomUUID()}/`;
@@ -225,5 +255,50 @@ describe('fleetd', () => {
     const registry = registryAt(prefix);
     await registry.units.put('hello.service', hello, 'launched');
     await waitFor(() => worker.manager.files.has('hello.service'), 10_000, 'loaded');
+  });
+
+  it('retries one failed heartbeat within the check time instead of restarting its components', async () => {
+    const prefix = freshPrefix();
+    const client = etcd.client();
+    const heartbeats = withFlakyHeartbeats(client);
+    const machine = await startMachine(prefix, 'm1', { client });
+    const registry = registryAt(prefix);
+    await registry.units.put('hello.service', hello, 'launched');
+    await untilCurrentState(registry, 'hello.service', 'launched');
+
+    heartbeats.failing = 1;
+    const answered = heartbeats.answered;
+    // The failed lookup, its retry, and the next check: the failed check's outcome is known.
+    await waitFor(
+      () => heartbeats.failed === 1 && heartbeats.answered >= answered + 2,
+      10_000,
+      'a failed heartbeat, its retry and the next check',
+    );
+    expect(restarted(machine.logs)).toBe(false);
+    expect(machine.server.available).toBe(true);
+  });
+
+  it('restarts its components, leaving units running, when heartbeats fail for the whole check time', async () => {
+    const prefix = freshPrefix();
+    const client = etcd.client();
+    const heartbeats = withFlakyHeartbeats(client);
+    const machine = await startMachine(prefix, 'm1', { client });
+    const registry = registryAt(prefix);
+    await registry.units.put('hello.service', hello, 'launched');
+    await untilCurrentState(registry, 'hello.service', 'launched');
+
+    heartbeats.failing = Number.POSITIVE_INFINITY;
+    await waitFor(() => restarted(machine.logs), 10_000, 'the monitor to trigger');
+    expect(machine.logs).toContain(
+      'Server monitor triggered: Monitor timed out before successful heartbeat',
+    );
+    heartbeats.failing = 0;
+    await waitFor(
+      () => machine.logs.includes('Restarting server') && machine.server.available,
+      15_000,
+      'fleetd back',
+    );
+    await untilCurrentState(registry, 'hello.service', 'launched');
+    expect(machine.manager.calls.filter((call) => call.method === 'stop')).toEqual([]);
   });
 });

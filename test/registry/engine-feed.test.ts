@@ -1,0 +1,150 @@
+import { randomUUID } from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
+import { EngineFeed } from '../../src/registry/engine-feed.js';
+import { EngineLeadership } from '../../src/registry/engine-leadership.js';
+import { MachineSession } from '../../src/registry/machine-session.js';
+import type { Registry } from '../../src/registry/registry.js';
+import { UnitFile } from '../../src/unit/unit-file.js';
+import { watcherCount } from '../support/etcd-metrics.js';
+import { useEtcd } from '../support/etcd-suite.js';
+import { waitFor } from '../support/wait.js';
+
+const etcd = useEtcd();
+const hello = UnitFile.parse('[Service]\nExecStart=/bin/sleep 1000\n');
+
+let feeds: EngineFeed[] = [];
+let sessions: MachineSession[] = [];
+
+afterEach(async () => {
+  await Promise.all(feeds.map((feed) => feed.stop()));
+  await Promise.all(sessions.map((session) => session.close()));
+  feeds = [];
+  sessions = [];
+  // Every watch of the test is gone before the next one counts watchers.
+  await waitFor(async () => (await watcherCount(etcd.cluster)) === 0, 5_000, 'no watchers');
+});
+
+function feedOf(registry: Registry): EngineFeed {
+  const feed = new EngineFeed(registry.etcd, registry.keys, () => undefined, registry.onBadRecord);
+  feeds.push(feed);
+  return feed;
+}
+
+async function register(registry: Registry, id: string): Promise<MachineSession> {
+  const session = await MachineSession.open(
+    registry.etcd,
+    registry.keys,
+    {
+      id,
+      publicIP: '127.0.0.1',
+      metadata: { region: 'east' },
+      capabilities: { disableEngine: false },
+      version: 'test',
+      sessionToken: randomUUID(),
+    },
+    3_000,
+  );
+  sessions.push(session);
+  return session;
+}
+
+async function watchersAre(count: number): Promise<void> {
+  let seen = -1;
+  const counted = async () => {
+    seen = await watcherCount(etcd.cluster);
+    return seen === count;
+  };
+  await waitFor(counted, 5_000).catch(() => {
+    throw new Error(`expected ${count} etcd watchers, saw ${seen}`);
+  });
+}
+
+describe('engine feed', () => {
+  it('follows the leader key alone until it is asked to mirror the registry state', async () => {
+    const registry = etcd.freshRegistry();
+    await registry.units.put('hello.service', hello, 'launched');
+    const feed = feedOf(registry);
+    await feed.watch();
+    await watchersAre(1);
+    expect(feed.mirrorsState).toBe(false);
+    expect(() => feed.snapshot()).toThrow(/not mirrored/);
+    expect(feed.leaderMachineID()).toBeNull();
+
+    const session = await register(registry, 'm1');
+    await new EngineLeadership(registry.etcd, registry.keys, session).campaign();
+    await waitFor(() => feed.leaderMachineID() === 'm1', 5_000, 'the leader key seen');
+  });
+
+  it('lists units, placements and machines before mirrorState resolves, and keeps them current', async () => {
+    const registry = etcd.freshRegistry();
+    await registry.units.put('a.service', hello, 'launched');
+    await register(registry, 'm1');
+    await registry.etcd.put(registry.keys.placement('a.service')).value('m1');
+    const feed = feedOf(registry);
+    await feed.watch();
+    await feed.mirrorState({ watch: true });
+    await watchersAre(5);
+
+    const snapshot = feed.snapshot();
+    expect([...snapshot.units.keys()]).toEqual(['a.service']);
+    expect(snapshot.placements.get('a.service')?.machineID).toBe('m1');
+    expect(snapshot.machines.get('m1')?.metadata).toEqual({ region: 'east' });
+
+    await registry.units.put('b.service', hello, 'launched');
+    await waitFor(() => feed.snapshot().units.has('b.service'), 5_000, 'b.service mirrored');
+  });
+
+  it('stops watching the registry state and forgets it on releaseState', async () => {
+    const registry = etcd.freshRegistry();
+    await registry.units.put('a.service', hello, 'launched');
+    const feed = feedOf(registry);
+    await feed.watch();
+    await feed.mirrorState({ watch: true });
+    await watchersAre(5);
+    await feed.releaseState();
+    await watchersAre(1);
+    expect(feed.mirrorsState).toBe(false);
+    expect(() => feed.snapshot()).toThrow(/not mirrored/);
+
+    // Mirrored again (leadership won back), it lists afresh: nothing from before is kept.
+    await registry.units.destroy('a.service');
+    await registry.units.put('b.service', hello, 'launched');
+    await feed.mirrorState({ watch: true });
+    expect([...feed.snapshot().units.keys()]).toEqual(['b.service']);
+  });
+
+  it('with watches disabled, reads the registry state only when listing, and watches nothing', async () => {
+    const registry = etcd.freshRegistry();
+    await registry.units.put('a.service', hello, 'launched');
+    const feed = feedOf(registry);
+    await feed.relist();
+    await feed.mirrorState({ watch: false });
+    expect([...feed.snapshot().units.keys()]).toEqual(['a.service']);
+    await registry.units.put('b.service', hello, 'launched');
+    await feed.relist();
+    expect([...feed.snapshot().units.keys()].sort()).toEqual(['a.service', 'b.service']);
+    expect(await watcherCount(etcd.cluster)).toBe(0);
+  });
+
+  it('tells a leader that has not yet seen its own election from one that lost the key', async () => {
+    const registry = etcd.freshRegistry();
+    const feed = feedOf(registry);
+    await feed.watch();
+    const session = await register(registry, 'm1');
+    const leadership = new EngineLeadership(registry.etcd, registry.keys, session);
+    await leadership.campaign();
+    const won = leadership.fence!.createRevision;
+    await waitFor(() => feed.leaderMachineID() === 'm1', 5_000, 'the leader key seen');
+    expect(await feed.leaderKeySeenSince(won)).toBe(true);
+    expect(await feed.leaderKeySeenSince((BigInt(won) + 1_000n).toString())).toBe(false);
+  });
+
+  it('refuses to start mirroring once stopped', async () => {
+    const registry = etcd.freshRegistry();
+    const feed = feedOf(registry);
+    await feed.watch();
+    await feed.stop();
+    await expect(feed.mirrorState({ watch: true })).rejects.toThrow(/stopped/);
+    await watchersAre(0);
+  });
+});
