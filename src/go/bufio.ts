@@ -9,6 +9,9 @@ export class GoEOF extends Error {
   }
 }
 
+/** One sentinel, like Go's `io.EOF`: every unit file read ends in it, and a stack costs. */
+const EOF = new GoEOF();
+
 /**
  * Go's `bufio.Reader` over an in-memory byte source (`strings.Reader`), reproduced byte for
  * byte. go-systemd's unit lexer rejects long lines by peeking only at what is currently
@@ -48,7 +51,7 @@ export class GoBufferedReader {
   /** Go hands out a read error once and then clears it (`readErr`). */
   private takeEOF(): GoEOF {
     this.sourceExhausted = false;
-    return new GoEOF();
+    return EOF;
   }
 
   /** Returns the rune, or throws GoEOF at the end of input. */
