@@ -1,6 +1,6 @@
 import { Duplex } from 'node:stream';
 import type { ClientChannel } from 'ssh2';
-import { exitMessage, type RemoteExit } from './exit-status.js';
+import { exitMessage, exitOnClose } from './exit-status.js';
 
 /**
  * An SSH channel as the socket of an HTTP request (`--tunnel`): a `direct-tcpip` channel, or
@@ -10,7 +10,6 @@ import { exitMessage, type RemoteExit } from './exit-status.js';
  * command SIGTERM and closes the channel.
  */
 export class ChannelSocket extends Duplex {
-  private exit: RemoteExit | undefined;
   private idleMs = 0;
   private idleTimer: NodeJS.Timeout | undefined;
 
@@ -24,12 +23,9 @@ export class ChannelSocket extends Duplex {
       if (!this.push(chunk)) channel.pause();
     });
     channel.stderr.resume();
-    channel.on('exit', (code: number | null, signal?: string, _dump?: boolean, desc?: string) => {
-      this.exit = { code, signal, description: desc };
-    });
-    channel.on('close', () => {
+    channel.on('close', (...exit: Parameters<typeof exitOnClose>) => {
       this.clearIdle();
-      const failure = this.command ? exitMessage(this.exit) : null;
+      const failure = this.command ? exitMessage(exitOnClose(...exit)) : null;
       if (failure !== null) this.destroy(new Error(failure));
       else this.push(null);
     });

@@ -50,3 +50,18 @@ export function exitMessage(exit: RemoteExit | undefined): string | null {
   if ((exit?.description ?? '') !== '') message += `. Reason was: ${exit?.description}`;
   return message;
 }
+
+/**
+ * The exit as ssh2 hands it to a session channel's `close` listener: the status the channel
+ * recorded, however early it came. An `exit` listener added once the channel's opening
+ * promise settles can miss a quick command's status, parsed in the same read as the
+ * confirmation.
+ */
+export function exitOnClose(
+  code?: number | null,
+  signal?: string,
+  _dump?: boolean,
+  description?: string,
+): RemoteExit | undefined {
+  return code === undefined ? undefined : { code, signal, description };
+}

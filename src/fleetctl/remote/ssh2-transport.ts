@@ -9,7 +9,7 @@ import ssh2, {
   type Client as Ssh2Client,
 } from 'ssh2';
 import { ChannelSocket } from './channel-socket.js';
-import { exitStatus, type RemoteExit } from './exit-status.js';
+import { exitOnClose, exitStatus, type RemoteExit } from './exit-status.js';
 import { HostKeyChecker, splitHostPort, type Verdict } from './known-hosts.js';
 import {
   joinHostPort,
@@ -251,19 +251,15 @@ function attach(
   terminal: Terminal | null,
 ): Promise<RemoteExit | undefined> {
   return new Promise((resolve) => {
-    let exit: RemoteExit | undefined;
     channel.on('data', (chunk: Buffer) => streams.stdout.write(chunk));
     channel.stderr.on('data', (chunk: Buffer) => streams.stderr.write(chunk));
-    channel.on('exit', (code: number | null, signal?: string, _dump?: boolean, desc?: string) => {
-      exit = { code, signal, description: desc };
-    });
     const restore = terminal?.raw();
     const stdin = streams.stdin as Readable;
     stdin.pipe(channel);
-    channel.on('close', () => {
+    channel.on('close', (...exit: Parameters<typeof exitOnClose>) => {
       stdin.unpipe(channel);
       restore?.();
-      resolve(exit);
+      resolve(exitOnClose(...exit));
     });
   });
 }
