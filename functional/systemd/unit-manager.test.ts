@@ -213,6 +213,33 @@ describe.skipIf(unavailable !== undefined)('systemd UnitManager in a real machin
     expect(seen.match(/string "query\d+\.service"/g)).toHaveLength(50);
   });
 
+  it('links 50 units loaded at once in a few LinkUnitFiles calls, every one linked', async () => {
+    const names = Array.from({ length: 50 }, (_, i) => `linked${i}.service`);
+    const monitor = exec(
+      m,
+      [
+        'timeout',
+        '2',
+        'dbus-monitor',
+        '--system',
+        "type='method_call',interface='org.freedesktop.systemd1.Manager',member='LinkUnitFiles'",
+      ],
+      { timeoutMs: 10_000 },
+    );
+    await new Promise((r) => setTimeout(r, 700)); // dbus-monitor attaches
+    await Promise.all(names.map((name) => um.load(name, sleeper(name).serialized)));
+    const seen = (await monitor).stdout;
+    const calls = seen.match(/member=LinkUnitFiles/g) ?? [];
+    expect(calls.length).toBeGreaterThan(0);
+    expect(calls.length).toBeLessThan(names.length / 5);
+    for (const name of names) {
+      const link = await execOk(m, ['readlink', `/run/systemd/system/${name}`]);
+      expect(link.stdout.trim()).toBe(`${UNITS_DIR}/${name}`);
+    }
+    await Promise.all(names.map((name) => um.unload(name)));
+    await um.reload();
+  });
+
   it('keeps two match rules on the bus however many units it handles', async () => {
     const rules = await execOk(m, [
       'busctl',

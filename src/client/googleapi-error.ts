@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import { errorReply } from './response-schemas.js';
 
 /**
  * A non-2xx answer, rendered as fleetctl's generated client (`googleapi.CheckResponse`)
@@ -25,22 +25,14 @@ export class GoogleApiError extends Error {
   }
 }
 
-const errorReplySchema = z.object({
-  error: z.object({
-    code: z.number().int().optional(),
-    message: z.string().optional(),
-  }),
-});
-
 export function googleApiError(status: number, body: string): GoogleApiError {
-  let reply: z.infer<typeof errorReplySchema> | undefined;
+  let reply: ReturnType<typeof errorReply>;
   try {
-    const parsed = errorReplySchema.safeParse(JSON.parse(body));
-    reply = parsed.success ? parsed.data : undefined;
+    reply = errorReply(JSON.parse(body));
   } catch {
-    reply = undefined;
+    reply = null;
   }
-  if (reply === undefined) return new GoogleApiError(status, status, '', body);
-  const code = reply.error.code === undefined || reply.error.code === 0 ? status : reply.error.code;
-  return new GoogleApiError(status, code, reply.error.message ?? '', body);
+  if (reply === null) return new GoogleApiError(status, status, '', body);
+  const code = reply.code === undefined || reply.code === 0 ? status : reply.code;
+  return new GoogleApiError(status, code, reply.message ?? '', body);
 }

@@ -1,4 +1,3 @@
-import type { z } from 'zod';
 import type { ApiMachine, ApiUnit, ApiUnitState } from '../api/schema.js';
 import { goJsonEncode } from '../go/json-encode.js';
 import { readFirstJsonValue } from '../go/json-value.js';
@@ -6,6 +5,9 @@ import { type ApiEndpoint, parseEndpoint } from './endpoint.js';
 import { GoogleApiError, googleApiError } from './googleapi-error.js';
 import {
   machinePageSchema,
+  type ResponsePage,
+  type ResponseSchema,
+  ResponseShapeError,
   unitPageSchema,
   unitSchema,
   unitStatePageSchema,
@@ -52,15 +54,15 @@ class HttpFleetClient implements FleetClient {
   ) {}
 
   async machines(): Promise<ApiMachine[]> {
-    return this.allPages('machines', machinePageSchema, (page) => page.machines);
+    return this.allPages('machines', machinePageSchema);
   }
 
   async units(): Promise<ApiUnit[]> {
-    return this.allPages('units', unitPageSchema, (page) => page.units);
+    return this.allPages('units', unitPageSchema);
   }
 
   async unitStates(): Promise<ApiUnitState[]> {
-    return this.allPages('state', unitStatePageSchema, (page) => page.states);
+    return this.allPages('state', unitStatePageSchema);
   }
 
   async unit(name: string): Promise<ApiUnit | null> {
@@ -87,23 +89,22 @@ class HttpFleetClient implements FleetClient {
     this.transport.close();
   }
 
-  private async allPages<Page extends { nextPageToken?: string | undefined }, Item>(
+  private async allPages<Item>(
     resource: string,
-    schema: z.ZodType<Page>,
-    items: (page: Page) => Item[] | undefined,
+    schema: ResponseSchema<ResponsePage<Item>>,
   ): Promise<Item[]> {
     const all: Item[] = [];
     let token: string | undefined;
     do {
       const query: Record<string, string> = token === undefined ? {} : { nextPageToken: token };
       const page = decode(schema, await this.call('GET', resource, undefined, query));
-      all.push(...(items(page) ?? []));
+      all.push(...(page.items ?? []));
       token = page.nextPageToken === '' ? undefined : page.nextPageToken;
     } while (token !== undefined);
     return all;
   }
 
-  private async getOrNull<T>(resource: string, schema: z.ZodType<T>): Promise<T | null> {
+  private async getOrNull<T>(resource: string, schema: ResponseSchema<T>): Promise<T | null> {
     try {
       return decode(schema, await this.call('GET', resource));
     } catch (err) {
@@ -135,7 +136,7 @@ class HttpFleetClient implements FleetClient {
   }
 }
 
-function decode<T>(schema: z.ZodType<T>, body: string): T {
+function decode<T>(schema: ResponseSchema<T>, body: string): T {
   let json: unknown;
   try {
     json = JSON.parse(body);
@@ -143,14 +144,12 @@ function decode<T>(schema: z.ZodType<T>, body: string): T {
     const first = readFirstJsonValue(Buffer.from(body, 'utf8'));
     throw new ResponseDecodeError(first.ok ? 'invalid JSON in response' : first.message);
   }
-  const parsed = schema.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new ResponseDecodeError(
-      `unexpected response: ${issue?.path.join('.') || 'body'}: ${issue?.message ?? 'invalid'}`,
-    );
+  try {
+    return schema(json);
+  } catch (err) {
+    if (!(err instanceof ResponseShapeError)) throw err;
+    throw new ResponseDecodeError(`unexpected response: ${err.message}`);
   }
-  return parsed.data;
 }
 
 /** The Go client's URI-template expansion: everything but RFC 3986 unreserved is escaped. */

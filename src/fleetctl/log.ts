@@ -14,6 +14,11 @@ export class Logger {
     private readonly now: () => Date = () => new Date(),
   ) {}
 
+  /** The same logger writing elsewhere (a job's recorded output, replayed in order). */
+  writingTo(stderr: Output): Logger {
+    return new Logger(stderr, this.debugEnabled, this.now);
+  }
+
   debug(source: string, message: string): void {
     if (this.debugEnabled) this.line('DEBUG', source, message);
   }

@@ -3,6 +3,7 @@ import { BusClient } from './bus-client.js';
 import { type ChangeSignal, watchChanges } from './change-signals.js';
 import { hasInstallSection } from './install-section.js';
 import { KeyedLock } from './keyed-lock.js';
+import { LinkBatcher } from './link-batcher.js';
 import { jobIdOf, SystemdManagerApi } from './systemd-api.js';
 import { isNoSuchUnit } from './systemd-error.js';
 import { UnitFilesDirectory } from './unit-files-directory.js';
@@ -58,6 +59,8 @@ class SystemdUnitManager implements UnitManager {
   private readonly unitLocks = new KeyedLock();
   private readonly watched = new WatchedUnits();
   private readonly listeners: (() => void)[] = [];
+  // The agent loads a pass's units in parallel: their links go out in a few calls.
+  private readonly linker: LinkBatcher;
 
   constructor(
     private readonly bus: BusClient,
@@ -65,6 +68,7 @@ class SystemdUnitManager implements UnitManager {
     private readonly log: Logger,
   ) {
     this.systemd = new SystemdManagerApi(bus);
+    this.linker = new LinkBatcher((paths) => this.systemd.linkUnitFiles(paths, true, true));
   }
 
   async subscribe(): Promise<void> {
@@ -86,7 +90,7 @@ class SystemdUnitManager implements UnitManager {
       const size = Buffer.byteLength(text, 'utf8');
       this.log.info({ unit: name, bytes: size }, `Writing systemd unit ${name} (${size}b)`);
       await this.files.write(name, text);
-      const linked = await this.systemd.linkUnitFiles([file], true, true);
+      const linked = await this.linker.link(file);
       this.log.debug({ unit: name, changes: linked }, 'Linked systemd unit');
       if (install) await this.enable(name, file);
     });

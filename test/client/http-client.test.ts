@@ -257,6 +257,35 @@ describe('HTTP client on the wire', () => {
       await server.close();
     }
   });
+
+  it('reads absent fields as empty, ignores unknown ones, and names a field of the wrong type', async () => {
+    const pages: Record<string, string> = {
+      '/fleet/v1/units/a.service': '{"name":"a.service","extra":1,"options":[{"name":"X"}]}',
+      '/fleet/v1/machines': '{"machines":[{"id":"m1","metadata":{"k":"v"}},{}]}',
+      '/fleet/v1/units': '{"units":[{"name":"a.service"},{"name":7}]}',
+      '/fleet/v1/state': '{"states":{}}',
+    };
+    const server = await fakeServer((req) => {
+      const path = (req.url ?? '').split('?')[0] ?? '';
+      return { status: 200, body: pages[path] ?? '{}' };
+    });
+    try {
+      const client = createHttpClient({ endpoint: server.url });
+      expect(await client.unit('a.service')).toEqual({
+        name: 'a.service',
+        options: [{ name: 'X', section: '', value: '' }],
+      });
+      expect(await client.machines()).toEqual([{ id: 'm1', metadata: { k: 'v' } }, { id: '' }]);
+      expect((await rejection(client.units())).message).toBe(
+        'unexpected response: units.1.name: expected string, received number',
+      );
+      expect((await rejection(client.unitStates())).message).toBe(
+        'unexpected response: states: expected array, received object',
+      );
+    } finally {
+      await server.close();
+    }
+  });
 });
 
 describe('HTTP client transport failures', () => {

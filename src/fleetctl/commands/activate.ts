@@ -26,15 +26,21 @@ export async function activate(
     context.stderr.write('No units given\n');
     return { exit: 0 };
   }
+  let lastRead: Awaited<ReturnType<typeof lazyCreateUnits>>;
   try {
-    await lazyCreateUnits(context, context.args);
+    lastRead = await lazyCreateUnits(context, context.args);
   } catch (err) {
     context.stderr.write(`Error creating units: ${(err as Error).message}\n`);
     return { exit: 1 };
   }
   let triggered: Awaited<ReturnType<typeof setTargetStates>>;
   try {
-    triggered = await setTargetStates(context, context.args.map(unitName), activation.target);
+    triggered = await setTargetStates(
+      context,
+      context.args.map(unitName),
+      activation.target,
+      lastRead,
+    );
   } catch (err) {
     context.stderr.write(`Error ${activation.gerund} units: ${(err as Error).message}\n`);
     return { exit: 1 };

@@ -7,6 +7,13 @@ import { type UnitNameInfo, unitNameInfo, validateUnitName } from '../../unit/na
 import type { UnitFile } from '../../unit/unit-file.js';
 import type { CommandContext } from '../context.js';
 import { LocalUnits } from './local-unit.js';
+import {
+  type JobTurn,
+  type OrderedJob,
+  recordingContext,
+  runInOrder,
+  UNITS_IN_FLIGHT,
+} from './ordered-jobs.js';
 import { unitFileOf, unitName, withDefaultUnitType } from './unit-arguments.js';
 import { waitForAll } from './wait.js';
 
@@ -30,23 +37,52 @@ interface Comparison {
  * names a unit in the registry, creating it from the local file or from its template,
  * and with `--replace` re-creating a unit whose local file changed. New units are then
  * waited on until they report `inactive`, honouring only `--block-attempts`. Throws with
- * the message fleet prints after `Error creating units: `.
+ * the message fleet prints after `Error creating units: `. Resolves with each unit as last
+ * read (after this invocation's last write to it), for the step that follows to use.
+ *
+ * fleet handled one argument after the other, a few requests each; here up to
+ * `UNITS_IN_FLIGHT` are handled at once, with the same output in the same order and the
+ * same first error (see `runInOrder`).
  */
-export async function lazyCreateUnits(context: CommandContext, args: readonly string[]) {
-  const creator = new UnitCreator(context);
+export async function lazyCreateUnits(
+  context: CommandContext,
+  args: readonly string[],
+): Promise<Map<string, ApiUnit>> {
+  const shared = new SharedLookups(context, args);
+  const lastRead = new Map<string, ApiUnit>();
   const controller = new AbortController();
   const waits: Promise<Error[]>[] = [];
+  const attempts = context.flags.number('block-attempts');
+  const jobs = args.map((given): OrderedJob<Created> => {
+    const arg = withDefaultUnitType(given);
+    const name = unitName(arg);
+    const info = unitNameInfo(name);
+    return {
+      reads: info?.isInstance ? [info.template] : [],
+      writes: [name],
+      run: async (turn) => {
+        const creator = new UnitCreator(recordingContext(context, turn.output), shared);
+        const existing = await creator.needsCreating(arg, name);
+        if (existing !== 'create') return { name, created: false, read: existing };
+        const unitFile = await creator.unitFile(arg, name);
+        await creator.create(name, unitFile, turn);
+        return { name, created: true, read: null };
+      },
+    };
+  });
   try {
-    for (const given of args) {
-      const arg = withDefaultUnitType(given);
-      const name = unitName(arg);
-      if (!(await creator.needsCreating(arg, name))) continue;
-      const unitFile = await creator.unitFile(arg, name);
-      await creator.create(name, unitFile);
+    await runInOrder(jobs, {
+      limit: UNITS_IN_FLIGHT,
+      stdout: context.stdout,
+      stderr: context.stderr,
       // fleet starts each wait as soon as the unit exists, while it goes on with the rest.
-      const attempts = context.flags.number('block-attempts');
-      waits.push(waitForAll(context, [name], 'inactive', attempts, controller.signal));
-    }
+      onResult: ({ name, created, read }) => {
+        if (read !== null) lastRead.set(name, read);
+        if (!created) return;
+        const reached = (unit: ApiUnit) => lastRead.set(name, unit);
+        waits.push(waitForAll(context, [name], 'inactive', attempts, controller.signal, reached));
+      },
+    });
   } catch (err) {
     controller.abort();
     throw err;
@@ -56,19 +92,88 @@ export async function lazyCreateUnits(context: CommandContext, args: readonly st
     context.stderr.write(`Error waiting on unit creation: ${error.message}\n`);
   }
   if (errors.length > 0) throw new Error('One or more errors creating units');
+  return lastRead;
 }
 
+interface LocalTemplate {
+  present: Promise<boolean>;
+  read(): Promise<UnitFile>;
+}
+
+/** One argument's outcome: whether it was created, and the unit as read if it was kept. */
+interface Created {
+  name: string;
+  created: boolean;
+  read: ApiUnit | null;
+}
+
+/**
+ * What every argument's creation shares: the local files; the registry's templates, read
+ * once per invocation unless an argument creates the template itself (its readers then wait
+ * for it, see `runInOrder`, and read it afresh); and local template files, read once.
+ */
+class SharedLookups {
+  readonly local: LocalUnits;
+  readonly replace: boolean;
+  private readonly namedByArguments: ReadonlySet<string>;
+  private readonly templates = new Map<string, Promise<ApiUnit | null>>();
+  private readonly localTemplates = new Map<string, LocalTemplate>();
+
+  constructor(
+    private readonly context: CommandContext,
+    args: readonly string[],
+  ) {
+    this.local = new LocalUnits(context.cwd);
+    this.replace = context.flags.bool('replace');
+    this.namedByArguments = new Set(args.map((arg) => unitName(withDefaultUnitType(arg))));
+  }
+
+  /** A local template file: whether it is there, and its parsed content (read on demand). */
+  localTemplate(path: string): LocalTemplate {
+    let template = this.localTemplates.get(path);
+    if (template === undefined) {
+      let content: Promise<UnitFile> | undefined;
+      template = {
+        present: this.local.present(path),
+        read: () => {
+          content ??= this.local.read(path);
+          return content;
+        },
+      };
+      this.localTemplates.set(path, template);
+    }
+    return template;
+  }
+
+  template(name: string): Promise<ApiUnit | null> {
+    if (this.namedByArguments.has(name)) return this.context.client.unit(name);
+    let unit = this.templates.get(name);
+    if (unit === undefined) {
+      unit = this.context.client.unit(name);
+      this.templates.set(name, unit);
+    }
+    return unit;
+  }
+}
+
+/** One argument's creation, writing to its own recorded output. */
 class UnitCreator {
   private readonly local: LocalUnits;
   private readonly replace: boolean;
 
-  constructor(private readonly context: CommandContext) {
-    this.local = new LocalUnits(context.cwd);
-    this.replace = context.flags.bool('replace');
+  constructor(
+    private readonly context: CommandContext,
+    private readonly shared: SharedLookups,
+  ) {
+    this.local = shared.local;
+    this.replace = shared.replace;
   }
 
-  /** fleet's `checkUnitCreation`: false when the registry's unit is to be kept. */
-  async needsCreating(arg: string, name: string): Promise<boolean> {
+  /**
+   * fleet's `checkUnitCreation`: `'create'`, or the registry's unit as read when it is to be
+   * kept.
+   */
+  async needsCreating(arg: string, name: string): Promise<'create' | ApiUnit> {
     let unit: ApiUnit | null;
     try {
       unit = await this.context.client.unit(name);
@@ -78,20 +183,22 @@ class UnitCreator {
     if (unit === null) {
       if (this.replace)
         this.context.log.debug(LOG_SOURCE, `Unit(${name}) was not found in Registry`);
-      return true;
+      return 'create';
     }
     const comparison = await this.compareWithLocal(arg, unit);
     if (this.replace) {
       if (comparison.error !== undefined) throw comparison.error;
-      if (comparison.different) return this.replaceable(unit);
-      this.context.stdout.write(`Found same Unit(${unit.name}) in Registry, nothing to do\n`);
+      if (comparison.different && this.replaceable(unit)) return 'create';
+      if (!comparison.different) {
+        this.context.stdout.write(`Found same Unit(${unit.name}) in Registry, nothing to do\n`);
+      }
     } else if (!comparison.different) {
       this.context.log.debug(
         LOG_SOURCE,
         `Found same Unit(${name}) in Registry, no need to recreate it`,
       );
     }
-    return false;
+    return unit;
   }
 
   /** fleet's `checkReplaceUnitState`. */
@@ -184,7 +291,7 @@ class UnitCreator {
   private async templateFile(info: UnitNameInfo, arg: string): Promise<UnitFile> {
     let template: ApiUnit | null;
     try {
-      template = await this.context.client.unit(info.template);
+      template = await this.shared.template(info.template);
     } catch (err) {
       throw new Error(
         `error retrieving template Unit(${info.template}) from Registry: ${(err as Error).message}`,
@@ -196,13 +303,14 @@ class UnitCreator {
       return unitFileOf(template);
     }
     const path = templatePath(arg, info);
-    if (!(await this.local.present(path))) {
+    const local = this.shared.localTemplate(path);
+    if (!(await local.present)) {
       throw new Error(
         `unable to find template Unit(${info.template}) in Registry or on filesystem`,
       );
     }
     try {
-      return await this.local.read(path);
+      return await local.read();
     } catch (err) {
       throw new Error(
         `unable to load template Unit(${info.template}) from file: ${(err as Error).message}`,
@@ -214,7 +322,7 @@ class UnitCreator {
    * fleet's `createUnit`: validates as the API would (name, options), warns about unknown
    * `[X-Fleet]` keys, and creates the unit without a desired state, so it is `inactive`.
    */
-  async create(name: string, unitFile: UnitFile): Promise<void> {
+  async create(name: string, unitFile: UnitFile, turn: JobTurn): Promise<void> {
     const nameError = validateUnitName(name);
     if (nameError !== null) throw new Error(nameError);
     const optionsError = validateUnitOptions(unitFile.options);
@@ -226,6 +334,7 @@ class UnitCreator {
         `Unit ${name}: unrecognized requirement in [X-Fleet] section: ${quoteString(unknown)}`,
       );
     }
+    await turn.mayWrite();
     try {
       await this.context.client.createUnit({ name, options: [...unitFile.options] });
     } catch (err) {

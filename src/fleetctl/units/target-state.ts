@@ -1,34 +1,60 @@
 import type { ApiUnit } from '../../api/schema.js';
 import type { CommandContext } from '../context.js';
+import { type OrderedJob, runInOrder, UNITS_IN_FLIGHT } from './ordered-jobs.js';
 
 const LOG_SOURCE = 'target-state.ts';
 
 /**
  * fleet's `setTargetStateOfUnits`: sets the desired state of each named unit, skipping
  * those already there, and returns the units it changed. The first error ends it (this is
- * not a transaction), with fleet's message.
+ * not a transaction), with fleet's message. fleet handled one unit after the other; here up
+ * to `UNITS_IN_FLIGHT` at once, with the same outcome (see `runInOrder`).
+ *
+ * `lastRead` holds units this invocation read after its last write to them (lazy creation
+ * has just read every argument): the first mention of such a unit uses that read instead of
+ * asking again, which is what fleet's read would find unless another client wrote between.
  */
 export async function setTargetStates(
   context: CommandContext,
   names: readonly string[],
   state: string,
+  lastRead: ReadonlyMap<string, ApiUnit> = new Map(),
 ): Promise<ApiUnit[]> {
   const triggered: ApiUnit[] = [];
-  for (const name of names) {
-    let unit: ApiUnit | null;
-    try {
-      unit = await context.client.unit(name);
-    } catch (err) {
-      throw new Error(`error retrieving unit ${name} from registry: ${(err as Error).message}`);
-    }
-    if (unit === null) throw new Error(`unable to find unit ${name}`);
-    if (unit.desiredState === state) {
-      context.log.debug(LOG_SOURCE, `Unit(${name}) already ${state}, skipping.`);
-      continue;
-    }
-    context.log.debug(LOG_SOURCE, `Setting Unit(${name}) target state to ${state}`);
-    await context.client.setUnitTargetState(name, state);
-    triggered.push(unit);
-  }
+  const mentioned = new Set<string>();
+  const jobs = names.map((name): OrderedJob<ApiUnit | null> => {
+    const known = mentioned.has(name) ? undefined : lastRead.get(name);
+    mentioned.add(name);
+    return {
+      reads: [],
+      writes: [name],
+      run: async (turn) => {
+        const log = context.log.writingTo(turn.output.stderr);
+        let unit: ApiUnit | null;
+        try {
+          unit = known ?? (await context.client.unit(name));
+        } catch (err) {
+          throw new Error(`error retrieving unit ${name} from registry: ${(err as Error).message}`);
+        }
+        if (unit === null) throw new Error(`unable to find unit ${name}`);
+        if (unit.desiredState === state) {
+          log.debug(LOG_SOURCE, `Unit(${name}) already ${state}, skipping.`);
+          return null;
+        }
+        log.debug(LOG_SOURCE, `Setting Unit(${name}) target state to ${state}`);
+        await turn.mayWrite();
+        await context.client.setUnitTargetState(name, state);
+        return unit;
+      },
+    };
+  });
+  await runInOrder(jobs, {
+    limit: UNITS_IN_FLIGHT,
+    stdout: context.stdout,
+    stderr: context.stderr,
+    onResult: (unit) => {
+      if (unit !== null) triggered.push(unit);
+    },
+  });
   return triggered;
 }

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { ApiUnit } from '../../api/schema.js';
 import type { FlagValues } from '../args/flags.js';
 import type { CommandContext, Timing } from '../context.js';
 import { machineFullLegend } from './machines.js';
@@ -63,8 +64,9 @@ async function reportIfReached(
   name: string,
   target: string,
   signal: AbortSignal | undefined,
+  onReached: ((unit: ApiUnit) => void) | undefined,
 ): Promise<boolean> {
-  let unit: Awaited<ReturnType<typeof context.client.unit>>;
+  let unit: ApiUnit | null;
   try {
     unit = await context.client.unit(name);
   } catch (err) {
@@ -93,6 +95,7 @@ async function reportIfReached(
   }
   if (signal?.aborted) throw new Cancelled();
   context.stdout.write(`${message}\n`);
+  onReached?.(unit);
   return true;
 }
 
@@ -103,8 +106,9 @@ async function waitForUnitState(
   target: string,
   maxAttempts: number,
   signal?: AbortSignal,
+  onReached?: (unit: ApiUnit) => void,
 ): Promise<void> {
-  const check = () => reportIfReached(context, name, target, signal);
+  const check = () => reportIfReached(context, name, target, signal, onReached);
   if (!(await pollAttempts(check, maxAttempts, context.timing, signal))) {
     throw new Error(`timed out waiting for unit ${name} to report state ${target}`);
   }
@@ -112,7 +116,8 @@ async function waitForUnitState(
 
 /**
  * Waits for every unit in parallel and returns every failure, as fleet's lazy creation
- * reports them all. Waits cancelled through `signal` end silently.
+ * reports them all. Waits cancelled through `signal` end silently. `onReached` gets the
+ * unit as read when it was seen in the target state.
  */
 export async function waitForAll(
   context: CommandContext,
@@ -120,9 +125,10 @@ export async function waitForAll(
   target: string,
   maxAttempts: number,
   signal?: AbortSignal,
+  onReached?: (unit: ApiUnit) => void,
 ): Promise<Error[]> {
   const results = await Promise.allSettled(
-    names.map((name) => waitForUnitState(context, name, target, maxAttempts, signal)),
+    names.map((name) => waitForUnitState(context, name, target, maxAttempts, signal, onReached)),
   );
   return results.flatMap((result) =>
     result.status === 'rejected' && !(result.reason instanceof Cancelled)
