@@ -161,6 +161,44 @@ describe.skipIf(unavailable !== undefined)('fleetd in a real machine', () => {
     expect(await cluster.unitProperty(m, 'replace.service', 'MainPID')).not.toBe(pidBefore);
   });
 
+  it('loads and starts new units without a daemon-reload once it has reloaded after its start', async () => {
+    await cluster.putUnit('first.service', sleeper('first'));
+    await cluster.waitForActiveUnits(1);
+    const cursor = await cluster.journalCursor(m);
+    const names = Array.from({ length: 5 }, (_, i) => `new-${i}.service`);
+    for (const name of names) await cluster.putUnit(name, sleeper(name));
+    await cluster.waitForActiveUnits(6);
+    for (const name of names) {
+      expect(await cluster.unitProperty(m, name, 'Description')).toBe(name);
+      expect(await cluster.unitProperty(m, name, 'NeedDaemonReload')).toBe('no');
+    }
+    const journal = await cluster.journal(m, { unit: 'fleet.service', afterCursor: cursor });
+    expect(count(journal, 'Writing systemd unit new-')).toBe(5);
+    expect(count(journal, 'Instructing systemd to reload units')).toBe(0);
+  });
+
+  it('reloads to replace the content of a unit that systemd keeps in memory', async () => {
+    // A running unit that wants it keeps it loaded in systemd while fleet replaces its file.
+    await cluster.putUnit('held.service', sleeper('version one'));
+    await cluster.putUnit(
+      'holder.service',
+      sleeper('holder').replace('[Unit]\n', '[Unit]\nWants=held.service\n'),
+    );
+    await cluster.waitForActiveUnits(2);
+    const cursor = await cluster.journalCursor(m);
+    await cluster.putUnit('held.service', sleeper('version two'));
+    await waitFor(
+      'systemd runs the new version',
+      () => cluster.unitProperty(m, 'held.service', 'Description'),
+      (d) => d === 'version two',
+      { timeoutMs: cluster.patienceMs },
+    );
+    await cluster.waitForActiveUnits(2);
+    expect(await cluster.unitProperty(m, 'held.service', 'NeedDaemonReload')).toBe('no');
+    const journal = await cluster.journal(m, { unit: 'fleet.service', afterCursor: cursor });
+    expect(count(journal, 'Instructing systemd to reload units')).toBe(1);
+  });
+
   it('keeps units running through a crash: after systemctl kill -s SIGKILL fleet and systemctl start fleet, MainPID is unchanged', async () => {
     await cluster.putUnit('survivor.service', sleeper('survivor'));
     await cluster.waitForActiveUnits(1);

@@ -332,6 +332,103 @@ describe.skipIf(unavailable !== undefined)('systemd UnitManager in a real machin
     expect((err as Error).message).toBe('Unit ghost.service not found.');
   });
 
+  it('starts newly loaded units without a daemon-reload, also names systemd knew as not-found', async () => {
+    const fresh = 'no-reload-fresh.service';
+    // Names systemd looked up before they were linked: asked about, failed to start, and
+    // one kept in memory as not-found because a loaded unit wants it.
+    const asked = 'no-reload-asked.service';
+    const started = 'no-reload-started.service';
+    const referenced = 'no-reload-referenced.service';
+    const holder = 'no-reload-holder.service';
+    await um.load(
+      holder,
+      sleeper('holder', '').serialized.replace('[Unit]\n', `[Unit]\nWants=${referenced}\n`),
+    );
+    await um.reload();
+    // Running, the holder keeps what it wants in memory (an idle unit is garbage-collected).
+    await um.start(holder);
+    await until(
+      `${holder} running`,
+      () => um.states([holder]).then((s) => s[holder]),
+      (s) => equal(s, RUNNING),
+    );
+    expect((await execOk(m, ['systemctl', 'show', '-p', 'LoadState', referenced])).stdout).toBe(
+      'LoadState=not-found\n',
+    );
+    expect((await exec(m, ['systemctl', 'status', '--no-pager', asked])).code).toBe(4);
+    expect(await um.start(started).catch((e: Error) => e.message)).toBe(
+      `Unit ${started} not found.`,
+    );
+    // Unloaded, then loaded again under the same name with the same content.
+    const again = 'no-reload-again.service';
+    await um.load(again, sleeper(again).serialized);
+    await um.start(again);
+    await until(
+      `${again} running`,
+      () => um.states([again]).then((s) => s[again]),
+      (s) => equal(s, RUNNING),
+    );
+    await um.unload(again);
+    const reloadsBetween = count(um.messages(), 'Instructing systemd to reload units');
+
+    const names = [fresh, asked, started, referenced, again];
+    for (const name of names) await um.load(name, sleeper(name).serialized);
+    const loaded = await um.states(names);
+    expect(names.filter((name) => !equal(loaded[name], LOADED))).toEqual([]);
+    for (const name of names) await um.start(name);
+    await until(
+      'every unit running',
+      () => um.states(names),
+      (states) => names.every((name) => equal(states[name], RUNNING)),
+    );
+    for (const name of names) {
+      expect(
+        (
+          await execOk(m, [
+            'systemctl',
+            'show',
+            '-p',
+            'NeedDaemonReload',
+            '-p',
+            'Description',
+            name,
+          ])
+        ).stdout,
+      ).toBe(`Description=${name}\nNeedDaemonReload=no\n`);
+    }
+    expect(count(um.messages(), 'Instructing systemd to reload units') - reloadsBetween).toBe(0);
+    for (const name of [...names, holder]) await um.unload(name);
+    await um.reload();
+  });
+
+  it('keeps the old content of a replaced unit that stays referenced until a daemon-reload', async () => {
+    const name = 'replaced.service';
+    const holder = 'replaced-holder.service';
+    const shown = async () =>
+      (await execOk(m, ['systemctl', 'show', '-p', 'NeedDaemonReload', '-p', 'Description', name]))
+        .stdout;
+    await um.load(
+      holder,
+      sleeper('holder').serialized.replace('[Unit]\n', `[Unit]\nWants=${name}\n`),
+    );
+    await um.load(name, sleeper('first').serialized);
+    await um.reload();
+    // Running, the holder keeps the unit in memory once it is unloaded.
+    await um.start(holder);
+    await until(
+      'both running',
+      () => um.states([name, holder]),
+      (states) => equal(states[name], RUNNING) && equal(states[holder], RUNNING),
+    );
+    await um.unload(name);
+    await um.load(name, sleeper('second').serialized);
+    expect(await shown()).toBe('Description=first\nNeedDaemonReload=yes\n');
+    await um.reload();
+    expect(await shown()).toBe('Description=second\nNeedDaemonReload=no\n');
+    for (const unit of [name, holder]) await um.unload(unit);
+    await um.reload();
+  });
+
   it('stays under the bus limit of 128 pending replies with 200 calls at once', async () => {
     signalSystemd(m, 'SIGSTOP');
     let calls: Promise<unknown>[];

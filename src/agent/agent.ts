@@ -6,7 +6,14 @@ import type { UnitStateRecord } from '../registry/records.js';
 import type { StatePublisher, StateUpdate } from '../registry/state-publisher.js';
 import type { UnitFileCache } from '../registry/unit-file-cache.js';
 import type { UnitManager } from '../systemd/unit-manager.js';
-import { type AgentTask, desiredUnits, type LocalUnit, planTasks, REASONS } from './plan.js';
+import {
+  type AgentTask,
+  type DesiredUnit,
+  desiredUnits,
+  type LocalUnit,
+  planTasks,
+  REASONS,
+} from './plan.js';
 
 export interface AgentOptions {
   machineID: string;
@@ -37,6 +44,12 @@ export class Agent {
   private running: Promise<void> | null = null;
   private pending = false;
   private stopped = true;
+  /**
+   * Whether systemd may hold unit files older than the directory's: a fleetd that stopped
+   * between removing a file and reloading, or a reload that failed. Until a reload
+   * succeeds, every load reloads.
+   */
+  private reloadOwed = true;
   private readonly requirements: RequirementsCache;
 
   private feed: AgentFeed;
@@ -153,7 +166,8 @@ export class Agent {
       requirementsOf: (name, hash) => this.requirements.get(name, hash),
     });
     this.requirements.endPass();
-    await this.execute(planTasks(desired, this.local, new Set(pending)), desired);
+    const needsReload = (load: DesiredUnit) => this.reloadOwed || this.enables(load.hash);
+    await this.execute(planTasks(desired, this.local, new Set(pending), needsReload), desired);
     await this.publishStates();
   }
 
@@ -215,7 +229,9 @@ export class Agent {
         return;
       }
       case 'ReloadUnitFiles':
+        this.reloadOwed = true;
         await manager.reload();
+        this.reloadOwed = false;
         return;
       case 'StartUnit':
         await manager.start(task.unitName);
@@ -226,6 +242,11 @@ export class Agent {
         this.setState(task.unitName, 'loaded');
         return;
     }
+  }
+
+  /** Whether loading this body enables the unit (an unknown body is assumed to). */
+  private enables(hash: string): boolean {
+    return this.options.bodies.cached(hash)?.contents.has('Install') ?? true;
   }
 
   private setState(name: string, state: LocalUnit['state']): void {

@@ -30,7 +30,7 @@ export const REASONS = {
   hashDiffers: 'unit loaded but hash differs to expected',
   shouldLaunch: 'unit currently loaded but desired state is launched',
   shouldStop: 'unit currently launched but desired state is loaded',
-  reload: 'always reload unit files',
+  reload: 'unit files unloaded, replaced or enabled',
   purge: 'purging agent',
 } as const;
 
@@ -84,13 +84,21 @@ export function desiredUnits(input: {
 
 /**
  * The tasks that make local systemd match `desired` (fleet's agent reconciler), in the
- * order they must run: unloads, loads, one daemon-reload, stops, starts. Units in
- * `undecided` (scheduled here, but their body is not read yet) are left exactly as they are.
+ * order they must run: unloads, loads, a daemon-reload if one is needed, stops, starts.
+ * Units in `undecided` (scheduled here, but their body is not read yet) are left exactly as
+ * they are.
+ *
+ * Deviation: fleet reloaded after every pass that loaded or unloaded anything. systemd loads
+ * a unit file it has not loaded on first use, and retries one it holds as not-found once its
+ * unit directories changed, so a pass reloads only when a unit was unloaded (its file
+ * removed or replaced: systemd may still hold the old one) or when loading `needsReload`
+ * (enabling a unit adds dependencies to units already loaded; see docs/systemd.md).
  */
 export function planTasks(
   desired: ReadonlyMap<string, DesiredUnit>,
   local: ReadonlyMap<string, LocalUnit>,
   undecided: ReadonlySet<string> = new Set(),
+  needsReload: (load: DesiredUnit) => boolean = () => false,
 ): AgentTask[] {
   const tasks: AgentTask[] = [];
   const names = [...new Set([...desired.keys(), ...local.keys()])]
@@ -120,7 +128,13 @@ export function planTasks(
       task('StopUnit', REASONS.shouldStop);
     }
   }
-  if (tasks.some((task) => task.type === 'LoadUnit' || task.type === 'UnloadUnit')) {
+  if (
+    tasks.some(
+      (task) =>
+        task.type === 'UnloadUnit' ||
+        (task.type === 'LoadUnit' && needsReload(desired.get(task.unitName)!)),
+    )
+  ) {
     tasks.push({ type: 'ReloadUnitFiles', reason: REASONS.reload });
   }
   return tasks.sort((a, b) => TASK_ORDER[a.type] - TASK_ORDER[b.type]);

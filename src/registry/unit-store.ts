@@ -1,4 +1,4 @@
-import type { Etcd3, IKeyValue } from 'etcd3';
+import type { Etcd3 } from 'etcd3';
 import { isGlobalUnit } from '../job/requirements.js';
 import type { JobState } from '../job/types.js';
 import type { UnitFile } from '../unit/unit-file.js';
@@ -22,6 +22,24 @@ export class RegistryConflictError extends Error {
 /** Optimistic writes retry when another writer got in between; past this, give up loudly. */
 const MAX_WRITE_ATTEMPTS = 8;
 
+/** Units whose keys this store last wrote, remembered as guesses for the next write. */
+const MAX_REMEMBERED_WRITES = 4096;
+
+/** A key as a write saw it: its mod revision (the guard) and its value. */
+interface SeenKey {
+  modRevision: string;
+  value: string;
+}
+
+/** A unit's record and placement keys as seen; null is an absent key. */
+interface SeenUnit {
+  unit: SeenKey | null;
+  placement: SeenKey | null;
+}
+
+/** A unit the store declined to change (see `createIfAbsent`). */
+const UNCHANGED = Symbol('unchanged');
+
 /** Reports a stored value that cannot be used; the store skips it and carries on. */
 export type BadRecordHandler = (key: string, error: Error) => void;
 
@@ -32,6 +50,14 @@ export type BadRecordHandler = (key: string, error: Error) => void;
  * says and a destroyed unit never keeps a schedule entry.
  */
 export class UnitStore {
+  /**
+   * The keys of the units this store last wrote, as its transactions left them. Only a
+   * guess: every write stays guarded by mod revisions, and a wrong guess costs the round
+   * trip that reads the keys back. It spares the read when a client changes a unit it just
+   * wrote (fleetctl creates a unit, then sets its desired state).
+   */
+  private readonly lastWritten = new Map<string, SeenUnit>();
+
   constructor(
     private readonly etcd: Etcd3,
     private readonly keys: RegistryKeys,
@@ -71,14 +97,43 @@ export class UnitStore {
     );
   }
 
+  /**
+   * Creates the unit if there is none, in one transaction when the guess that it is new
+   * holds; otherwise leaves the registry as it is and resolves with the unit that exists.
+   */
+  async createIfAbsent(
+    name: string,
+    unitFile: UnitFile,
+    desiredState: JobState,
+  ): Promise<StoredUnit | null> {
+    this.bodies.remember(unitFile.hash, unitFile.serialized);
+    const stored = await this.bodies.get(unitFile.hash);
+    let existing: UnitRecord | null = null;
+    await this.write(
+      name,
+      (current) => {
+        existing = current;
+        if (current !== null) return UNCHANGED;
+        return {
+          record: { name, hash: unitFile.hash, desiredState },
+          body: unitFile.serialized,
+          global: isGlobalUnit(stored),
+        };
+      },
+      { assumeAbsent: true },
+    );
+    if (existing === null) return null;
+    const record: UnitRecord = existing;
+    const existingFile = await this.bodies.get(record.hash);
+    return { ...record, unitFile: existingFile, global: isGlobalUnit(existingFile) };
+  }
+
   /** Changes the desired state of an existing unit; false when there is no such unit. */
   async setDesiredState(name: string, desiredState: JobState): Promise<boolean> {
     let found = true;
     await this.write(name, async (current) => {
-      if (current === null) {
-        found = false;
-        return null;
-      }
+      found = current !== null;
+      if (current === null) return null;
       const unitFile = await this.bodies.get(current.hash);
       return { record: { ...current, desiredState }, global: isGlobalUnit(unitFile) };
     });
@@ -115,32 +170,46 @@ export class UnitStore {
    */
   private async write(
     name: string,
-    next: (current: UnitRecord | null) => Promise<UnitWrite | null> | UnitWrite | null,
+    next: (
+      current: UnitRecord | null,
+    ) => Promise<UnitWrite | null | typeof UNCHANGED> | UnitWrite | null | typeof UNCHANGED,
     { assumeAbsent = false }: { assumeAbsent?: boolean } = {},
   ): Promise<void> {
     const unitKey = this.keys.unit(name);
     const placementKey = this.keys.placement(name);
-    let seen: [IKeyValue | null, IKeyValue | null] | null = assumeAbsent ? [null, null] : null;
+    let seen: SeenUnit | null =
+      this.lastWritten.get(name) ?? (assumeAbsent ? { unit: null, placement: null } : null);
+    // A guess may only lead to a write, which its guard checks; deciding to write nothing
+    // needs the keys as they are.
+    let guessed = seen !== null;
     for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
-      const [unitKv, placementKv] =
-        seen ?? (await Promise.all([this.readKv(unitKey), this.readKv(placementKey)]));
-      const current =
-        unitKv === null ? null : decodeRecord(unitRecordSchema, unitKey, unitKv.value.toString());
+      const { unit, placement } = seen ?? (await this.read(unitKey, placementKey));
+      const current = unit === null ? null : decodeRecord(unitRecordSchema, unitKey, unit.value);
       const change = await next(current);
-      if (change === null && current === null) return;
+      if (change === UNCHANGED || (change === null && current === null)) {
+        if (!guessed) return;
+        this.lastWritten.delete(name);
+        seen = null;
+        guessed = false;
+        continue;
+      }
 
-      const machineID = placementKv?.value.toString() ?? null;
+      const machineID = placement?.value ?? null;
       const result = await this.etcd
-        .if(unitKey, 'Mod', '==', unitKv?.mod_revision ?? 0)
-        .and(placementKey, 'Mod', '==', placementKv?.mod_revision ?? 0)
+        .if(unitKey, 'Mod', '==', unit?.modRevision ?? 0)
+        .and(placementKey, 'Mod', '==', placement?.modRevision ?? 0)
         .then(...this.operations(name, change, machineID))
         .else(this.etcd.get(unitKey), this.etcd.get(placementKey))
         .commit();
-      if (result.succeeded) return;
-      const [unitNow, placementNow] = result.responses.map(
-        (response) => response.response_range?.kvs?.[0] ?? null,
+      if (result.succeeded) {
+        this.rememberWrite(name, change, placement, result.header.revision);
+        return;
+      }
+      const [unitNow, placementNow] = result.responses.map((response) =>
+        seenKey(response.response_range?.kvs?.[0]),
       );
-      seen = [unitNow ?? null, placementNow ?? null];
+      seen = { unit: unitNow ?? null, placement: placementNow ?? null };
+      guessed = false;
     }
     throw new RegistryConflictError(
       `unit ${name} kept changing under concurrent writers; gave up after ${MAX_WRITE_ATTEMPTS} attempts`,
@@ -169,10 +238,8 @@ export class UnitStore {
       );
     }
     if (machineID !== null) {
-      const keepsPlacement =
-        change !== null && !change.global && change.record.desiredState !== 'inactive';
       const scheduleKey = this.keys.scheduleEntry(machineID, name);
-      if (keepsPlacement) {
+      if (change !== null && keepsPlacement(change)) {
         ops.push(
           this.etcd.put(scheduleKey).value(
             encodeRecord({
@@ -191,10 +258,38 @@ export class UnitStore {
     return ops;
   }
 
-  private async readKv(key: string): Promise<IKeyValue | null> {
-    const response = await this.etcd.get(key).exec();
-    return response.kvs[0] ?? null;
+  /** How a successful write left the unit's keys, for the next write to guess from. */
+  private rememberWrite(
+    name: string,
+    change: UnitWrite | null,
+    placement: SeenKey | null,
+    revision: string,
+  ): void {
+    this.lastWritten.delete(name);
+    if (change === null) return;
+    if (this.lastWritten.size >= MAX_REMEMBERED_WRITES) this.lastWritten.clear();
+    this.lastWritten.set(name, {
+      unit: { modRevision: revision, value: encodeRecord(change.record) },
+      placement: placement !== null && keepsPlacement(change) ? placement : null,
+    });
   }
+
+  private async read(unitKey: string, placementKey: string): Promise<SeenUnit> {
+    const [unit, placement] = await Promise.all([
+      this.etcd.get(unitKey).exec(),
+      this.etcd.get(placementKey).exec(),
+    ]);
+    return { unit: seenKey(unit.kvs[0]), placement: seenKey(placement.kvs[0]) };
+  }
+}
+
+/** Whether a placed unit keeps its placement once `change` is written (null deletes it). */
+function keepsPlacement(change: UnitWrite | null): boolean {
+  return change !== null && !change.global && change.record.desiredState !== 'inactive';
+}
+
+function seenKey(kv: { mod_revision: string; value: Buffer } | undefined): SeenKey | null {
+  return kv === undefined ? null : { modRevision: kv.mod_revision, value: kv.value.toString() };
 }
 
 interface UnitWrite {

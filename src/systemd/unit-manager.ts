@@ -19,8 +19,8 @@ export interface UnitManager {
   listUnitFiles(): Promise<Map<string, string>>;
   /**
    * Writes the unit file (the canonical text), links it into systemd's runtime path and, if
-   * the text has an [Install] section, enables it (runtime). Does not reload: the caller
-   * batches one `reload()` after a batch of loads and unloads.
+   * the text has an [Install] section, enables it (runtime). Does not reload: systemd loads
+   * a file it does not hold on first use; the caller reloads after unloads and enables.
    */
   load(name: string, text: string): Promise<void>;
   /**
@@ -28,7 +28,7 @@ export interface UnitManager {
    * kept only when the stop itself failed, so that the unit stays stoppable through fleet.
    */
   unload(name: string): Promise<void>;
-  /** daemon-reload: once per batch of loads and unloads. */
+  /** daemon-reload: once per batch that unloaded, replaced or enabled units. */
   reload(): Promise<void>;
   /** Enqueues a start job (mode `replace`) without waiting for it to finish. */
   start(name: string): Promise<void>;

@@ -81,10 +81,11 @@ describe('agent: which units run here', () => {
 });
 
 describe('agent: tasks', () => {
-  it('loads and starts a newly scheduled unit, with one reload between', () => {
+  // Deviation: fleet reloaded after every load too ('always reload unit files'); systemd
+  // loads a new unit file on first use (functional/systemd/unit-manager.test.ts).
+  it('loads and starts a newly scheduled unit without a daemon-reload', () => {
     expect(planTasks(new Map([want('a.service', 'launched')]), new Map())).toEqual([
       { type: 'LoadUnit', unitName: 'a.service', reason: 'unit scheduled here but not loaded' },
-      { type: 'ReloadUnitFiles', reason: 'always reload unit files' },
       {
         type: 'StartUnit',
         unitName: 'a.service',
@@ -93,10 +94,25 @@ describe('agent: tasks', () => {
     ]);
   });
 
-  it('unloads a unit no longer scheduled here', () => {
+  it('reloads once after the loads when one of them needs it, such as a unit to enable', () => {
+    const tasks = planTasks(
+      new Map([want('a.service', 'launched'), want('b.service', 'loaded', H2)]),
+      new Map(),
+      new Set(),
+      (load) => load.hash === H2,
+    );
+    expect(tasks.map((task) => `${task.type} ${'unitName' in task ? task.unitName : ''}`)).toEqual([
+      'LoadUnit a.service',
+      'LoadUnit b.service',
+      'ReloadUnitFiles ',
+      'StartUnit a.service',
+    ]);
+  });
+
+  it('unloads a unit no longer scheduled here, then reloads', () => {
     expect(planTasks(new Map(), new Map([have('a.service', 'launched')]))).toEqual([
       { type: 'UnloadUnit', unitName: 'a.service', reason: 'unit loaded but not scheduled here' },
-      { type: 'ReloadUnitFiles', reason: 'always reload unit files' },
+      { type: 'ReloadUnitFiles', reason: 'unit files unloaded, replaced or enabled' },
     ]);
   });
 

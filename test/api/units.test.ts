@@ -2,6 +2,7 @@ import { Etcd3 } from 'etcd3';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { UnitFile } from '../../src/unit/unit-file.js';
 import { type EtcdCluster, startEtcd } from '../support/etcd.js';
+import { unaryCalls } from '../support/etcd-metrics.js';
 import { type ApiFixture, startApi } from './support/api-fixture.js';
 import { type RawResponse, sendRaw } from './support/raw-http.js';
 
@@ -140,6 +141,26 @@ describe('PUT /fleet/v1/units/<name>', () => {
     expect(response.body).toBe(
       '{"currentState":"inactive","desiredState":"inactive","name":"a.service","options":[{"name":"Description","section":"Unit","value":"api a"},{"name":"ExecStart","section":"Service","value":"/bin/sleep 3600"}]}',
     );
+  });
+
+  it('creates a unit, then changes its desired state, in one etcd transaction each', async () => {
+    const calls = async (action: () => Promise<RawResponse>) => {
+      const before = await unaryCalls(etcd);
+      const response = await action();
+      const after = await unaryCalls(etcd);
+      const made: Record<string, number> = {};
+      for (const [method, count] of after) {
+        const delta = count - (before.get(method) ?? 0);
+        if (delta > 0) made[method] = delta;
+      }
+      return [response.status, made];
+    };
+    expect(await calls(() => put('a.service', { options: OPTIONS }))).toEqual([201, { Txn: 1 }]);
+    expect(await calls(() => put('a.service', { desiredState: 'launched' }))).toEqual([
+      204,
+      { Txn: 1 },
+    ]);
+    expect(await stored()).toEqual([['a.service', new UnitFile(OPTIONS).hash, 'launched']]);
   });
 
   it('takes the name from the URL when the body has none, and accepts it when they agree', async () => {

@@ -202,4 +202,61 @@ describe('unit store', () => {
       desiredState: 'launched',
     });
   });
+  it('changes the desired state of a unit it just wrote in one transaction, without reading', async () => {
+    const registry = freshRegistry();
+    await registry.units.put('hello.service', hello, 'inactive');
+    expect(
+      await callsOf(() => registry.units.setDesiredState('hello.service', 'launched')),
+    ).toEqual({ Txn: 1 });
+    expect(await registry.units.get('hello.service')).toMatchObject({ desiredState: 'launched' });
+  });
+
+  it('writes over what etcd holds when another writer changed the unit since its last write', async () => {
+    const prefix = `/test-${randomUUID()}/`;
+    const [mine, other] = [0, 1].map(() => openRegistry(etcd.client(), prefix, () => undefined));
+    await mine!.units.put('hello.service', hello, 'loaded');
+    const changed = UnitFile.parse('[Service]\nExecStart=/bin/sleep 2000\n');
+    await other!.units.put('hello.service', changed, 'loaded');
+    await placeOn(other!, 'hello.service', 'm1');
+    expect(await mine!.units.setDesiredState('hello.service', 'launched')).toBe(true);
+    expect(await mine!.units.get('hello.service')).toMatchObject({
+      hash: changed.hash,
+      desiredState: 'launched',
+    });
+    expect(await scheduleEntry(mine!, 'm1', 'hello.service')).toEqual({
+      hash: changed.hash,
+      desiredState: 'launched',
+    });
+
+    expect(await other!.units.destroy('hello.service')).toBe(true);
+    expect(await mine!.units.setDesiredState('hello.service', 'loaded')).toBe(false);
+    expect(await mine!.units.get('hello.service')).toBeNull();
+  });
+
+  it('creates an absent unit in one transaction, and leaves an existing one as it is', async () => {
+    const registry = freshRegistry();
+    let created: unknown;
+    expect(
+      await callsOf(async () => {
+        created = await registry.units.createIfAbsent('hello.service', hello, 'loaded');
+      }),
+    ).toEqual({ Txn: 1 });
+    expect(created).toBeNull();
+    const changed = UnitFile.parse('[Service]\nExecStart=/bin/sleep 2000\n');
+    const existing = await registry.units.createIfAbsent('hello.service', changed, 'launched');
+    expect(existing).toMatchObject({ hash: hello.hash, desiredState: 'loaded' });
+    expect(await registry.units.get('hello.service')).toMatchObject({
+      hash: hello.hash,
+      desiredState: 'loaded',
+    });
+  });
+
+  it('creates a unit another writer destroyed since this store last wrote it', async () => {
+    const prefix = `/test-${randomUUID()}/`;
+    const [mine, other] = [0, 1].map(() => openRegistry(etcd.client(), prefix, () => undefined));
+    await mine!.units.put('hello.service', hello, 'loaded');
+    await other!.units.destroy('hello.service');
+    expect(await mine!.units.createIfAbsent('hello.service', hello, 'launched')).toBeNull();
+    expect(await other!.units.get('hello.service')).toMatchObject({ desiredState: 'launched' });
+  });
 });

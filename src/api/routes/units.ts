@@ -1,8 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { quoteString, trimGoSpace } from '../../go/text.js';
 import { InvalidJobStateError, parseJobState } from '../../job/job.js';
-import type { JobState } from '../../job/types.js';
+import { isJobState, type JobState } from '../../job/types.js';
 import { validateUnitOptions } from '../../job/validate-options.js';
+import type { StoredUnit } from '../../registry/unit-store.js';
 import { unitNameInfo, validateUnitName } from '../../unit/name.js';
 import { UnitFile } from '../../unit/unit-file.js';
 import { toApiUnit } from '../entities.js';
@@ -120,10 +121,38 @@ async function putUnit(
     return;
   }
 
-  const existing = await fromRegistry(ctx, res, `Failed fetching Unit(${name}) from Registry`, () =>
-    ctx.registry.units.get(name),
-  );
-  if (existing === ANSWERED) return;
+  const fetchFailed = `Failed fetching Unit(${name}) from Registry`;
+  // The common requests first, each one guarded transaction when the store's guess holds:
+  // the checks they skip depend on the unit existing and all pass either way.
+  if (body.options.length === 0 && desiredStateChangeAllowed(name, body.desiredState)) {
+    const desiredState = parseJobState(body.desiredState);
+    const found = await fromRegistry(ctx, res, fetchFailed, () =>
+      ctx.registry.units.setDesiredState(name, desiredState),
+    );
+    if (found === ANSWERED) return;
+    if (found) sendStatus(res, 204);
+    else sendError(res, 409, 'unit does not exist and options field empty');
+    return;
+  }
+  let existing: StoredUnit | null | typeof ANSWERED;
+  const createState = body.desiredState === '' ? 'inactive' : body.desiredState;
+  if (
+    body.options.length > 0 &&
+    validateUnitOptions(body.options) === null &&
+    isJobState(createState)
+  ) {
+    existing = await fromRegistry(ctx, res, fetchFailed, () =>
+      ctx.registry.units.createIfAbsent(name, new UnitFile(body.options), createState),
+    );
+    if (existing === ANSWERED) return;
+    if (existing === null) {
+      sendStatus(res, 201);
+      return;
+    }
+  } else {
+    existing = await fromRegistry(ctx, res, fetchFailed, () => ctx.registry.units.get(name));
+    if (existing === ANSWERED) return;
+  }
 
   if (existing === null) {
     if (body.options.length === 0) {
@@ -185,6 +214,12 @@ async function createUnit(
   );
   if (created === ANSWERED) return;
   sendStatus(res, 201);
+}
+
+/** Whether a desired-state change of an existing unit passes every check before the write. */
+function desiredStateChangeAllowed(name: string, value: string): boolean {
+  if (!isJobState(value)) return false;
+  return value === 'inactive' || unitNameInfo(name)?.isTemplate !== true;
 }
 
 /**
