@@ -1,10 +1,14 @@
-import type { Etcd3 } from 'etcd3';
+import type { Etcd3, IKeyValue } from 'etcd3';
+import { isGlobalUnit } from '../job/requirements.js';
 import type { JobState } from '../job/types.js';
 import type { UnitFile } from '../unit/unit-file.js';
 import { RegistryKeys } from './keys.js';
 import type { Machine, MachineStore } from './machine-store.js';
+import { PrefixSnapshot, readSnapshots } from './prefix-snapshot.js';
+import { decodeRecord, RecordDecodeError, unitRecordSchema } from './records.js';
 import type { StateStore, UnitState } from './state-store.js';
-import type { StoredUnit, UnitStore } from './unit-store.js';
+import { type UnitFileCache, UnitFileNotFoundError } from './unit-file-cache.js';
+import type { BadRecordHandler, StoredUnit, UnitStore } from './unit-store.js';
 
 /** A unit as the API and fleetctl show it. */
 export interface ClusterUnit {
@@ -43,28 +47,61 @@ export function currentStateOf(
  * and fleetctl's etcd driver both read through this, so they can never disagree.
  */
 export class ClusterView {
+  /*
+   * Lists are served a page at a time, each page a request of its own: these keep what the
+   * previous page read, and a page reads again only a prefix that changed (see
+   * PrefixSnapshot), so a listing costs one read of each prefix, not one per page.
+   */
+  private readonly unitRecords: PrefixSnapshot<StoredUnit[]>;
+  private readonly placementRecords: PrefixSnapshot<Map<string, string>>;
+  private readonly stateRecords: PrefixSnapshot<UnitState[]>;
+  /** `units()`'s answer per unit snapshot, and the placements and states it was derived from. */
+  private readonly derived = new WeakMap<
+    StoredUnit[],
+    { placements: Map<string, string>; states: UnitState[]; units: ClusterUnit[] }
+  >();
+
   constructor(
     private readonly etcd: Etcd3,
     private readonly keys: RegistryKeys,
     private readonly unitStore: UnitStore,
     private readonly machineStore: MachineStore,
     private readonly stateStore: StateStore,
-  ) {}
+    private readonly bodies: UnitFileCache,
+    private readonly onBadRecord: BadRecordHandler,
+  ) {
+    this.unitRecords = new PrefixSnapshot(etcd, keys.unitsPrefix, (kvs) => this.decodeUnits(kvs));
+    this.placementRecords = new PrefixSnapshot(etcd, keys.placementsPrefix, (kvs) =>
+      this.decodePlacements(kvs),
+    );
+    this.stateRecords = new PrefixSnapshot(etcd, keys.statesPrefix, (kvs) =>
+      stateStore.fromKvs(kvs),
+    );
+  }
 
-  /** Every unit, sorted by name, from one read of units, placements and states each. */
-  async units(): Promise<ClusterUnit[]> {
-    const [units, placements, states] = await Promise.all([
-      this.unitStore.list(),
-      this.placements(),
-      this.stateStore.list(),
+  /**
+   * Every unit, sorted by name, from the current units, placements and states (one read of
+   * each prefix that changed since the last call). Shared: do not change it.
+   */
+  async units(): Promise<readonly ClusterUnit[]> {
+    const [units, placements, states] = await readSnapshots([
+      this.unitRecords,
+      this.placementRecords,
+      this.stateRecords,
     ]);
+    const known = this.derived.get(units);
+    if (known !== undefined && known.placements === placements && known.states === states) {
+      return known.units;
+    }
     const stateByUnitAndMachine = new Map(
       states.map((state) => [`${state.name}/${state.machineID}`, state]),
     );
-    return units.map((unit) => {
+    const derived = units.map((unit) => {
       const machineID = unit.global ? null : (placements.get(unit.name) ?? null);
       return toClusterUnit(unit, machineID, stateByUnitAndMachine.get(`${unit.name}/${machineID}`));
     });
+    this.derived.set(units, { placements, states, units: derived });
+    return derived;
   }
 
   async unit(name: string): Promise<ClusterUnit | null> {
@@ -86,19 +123,48 @@ export class ClusterView {
     return this.machineStore.list();
   }
 
-  unitStates(): Promise<UnitState[]> {
-    return this.stateStore.list();
+  /** Every published state, sorted as `StateStore.list`'s. Shared: do not change it. */
+  unitStates(): Promise<readonly UnitState[]> {
+    return this.stateRecords.read();
   }
 
-  private async placements(): Promise<Map<string, string>> {
-    const response = await this.etcd.getAll().prefix(this.keys.placementsPrefix).exec();
+  /**
+   * Every unit record with its body, sorted by name; unusable records are reported and left
+   * out. A body that could not be read for another reason (etcd unavailable) fails the read:
+   * the snapshot would otherwise keep the unit out of every list until the next write.
+   */
+  private async decodeUnits(kvs: readonly IKeyValue[]): Promise<StoredUnit[]> {
+    const units = await Promise.all(
+      kvs.map(async (kv): Promise<StoredUnit | null> => {
+        const key = kv.key.toString();
+        try {
+          const record = decodeRecord(unitRecordSchema, key, kv.value.toString());
+          const unitFile = await this.bodies.get(record.hash);
+          return { ...record, unitFile, global: isGlobalUnit(unitFile) };
+        } catch (err) {
+          if (!(err instanceof RecordDecodeError || err instanceof UnitFileNotFoundError)) {
+            throw err;
+          }
+          this.onBadRecord(key, err);
+          return null;
+        }
+      }),
+    );
+    return units.filter((unit): unit is StoredUnit => unit !== null).sort(byName);
+  }
+
+  private decodePlacements(kvs: readonly IKeyValue[]): Map<string, string> {
     const placements = new Map<string, string>();
-    for (const kv of response.kvs) {
+    for (const kv of kvs) {
       const name = RegistryKeys.nameUnder(this.keys.placementsPrefix, kv.key.toString());
       if (name !== null) placements.set(name, kv.value.toString());
     }
     return placements;
   }
+}
+
+function byName(a: { name: string }, b: { name: string }): number {
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 }
 
 function toClusterUnit(

@@ -1,4 +1,4 @@
-import type { Etcd3 } from 'etcd3';
+import type { Etcd3, IKeyValue } from 'etcd3';
 import { RegistryKeys } from './keys.js';
 import { decodeRecord, type UnitStateRecord, unitStateRecordSchema } from './records.js';
 import type { BadRecordHandler } from './unit-store.js';
@@ -19,8 +19,12 @@ export class StateStore {
 
   /** Every published state, sorted by unit name, then machine ID. */
   async list(): Promise<UnitState[]> {
-    const response = await this.etcd.getAll().prefix(this.keys.statesPrefix).exec();
-    return this.decode(response.kvs).sort(
+    return this.fromKvs((await this.etcd.getAll().prefix(this.keys.statesPrefix).exec()).kvs);
+  }
+
+  /** The states stored in `kvs` (a read of the whole states prefix), sorted as `list`'s. */
+  fromKvs(kvs: readonly IKeyValue[]): UnitState[] {
+    return this.decode(kvs).sort(
       (a, b) => compare(a.name, b.name) || compare(a.machineID, b.machineID),
     );
   }
