@@ -38,7 +38,8 @@ const HELP = `Usage: npm run bench:steady -- [options]
   --units N        template instances running (default 1000)
   --machines N     machines (default 3)
   --seconds S      length of the measured steady state (default 30)
-  --settle S       wait after every unit is reported running, before measuring (default 10)
+  --settle S       wait after every unit is reported running, before measuring (default 90:
+                   V8 hands the launch's memory back about a minute after it)
   --timeout S      give up waiting for the units after this long (default 300)
   --node-flags="F ..."
                    run every fleetd as node F ... bin/fleetd (e.g. V8 memory options)
@@ -64,7 +65,7 @@ function parseOptions(): Options {
       units: { type: 'string', default: '1000' },
       machines: { type: 'string', default: '3' },
       seconds: { type: 'string', default: '30' },
-      settle: { type: 'string', default: '10' },
+      settle: { type: 'string', default: '90' },
       timeout: { type: 'string', default: '300' },
       'node-flags': { type: 'string', default: '' },
       help: { type: 'boolean', default: false },

@@ -7,6 +7,7 @@ import { type EngineMetrics, NO_ENGINE_METRICS } from './metrics.js';
 import type { EngineTask } from './model.js';
 import { planPass } from './plan.js';
 import { RequirementsCache } from './requirements-cache.js';
+import { SettledPass } from './settled-pass.js';
 
 export interface EngineOptions {
   machineID: string;
@@ -44,6 +45,7 @@ export class Engine {
   private knownLeader: string | null = null;
   private graceTimer: NodeJS.Timeout | null = null;
   private readonly requirements: RequirementsCache;
+  private readonly settled = new SettledPass();
 
   constructor(private readonly options: EngineOptions) {
     this.now = options.now ?? Date.now;
@@ -107,12 +109,15 @@ export class Engine {
 
     const started = this.now();
     const snapshot = feed.snapshot();
-    const plan = planPass(
-      snapshot,
-      (name, hash) => this.requirements.get(name, hash),
-      this.unconfirmedMachines(snapshot.placements, snapshot.machines),
-    );
-    this.requirements.endPass();
+    const unconfirmed = this.unconfirmedMachines(snapshot.placements, snapshot.machines);
+    if (this.settled.repeats(snapshot, unconfirmed)) {
+      this.metrics.passCompleted();
+      log.debug('Engine reconciliation skipped: nothing changed since the last pass');
+      return;
+    }
+    const plan = planPass(snapshot, (name, hash) => this.requirements.get(name, hash), unconfirmed);
+    const complete = this.requirements.endPass();
+    this.settled.passed(snapshot, unconfirmed, complete && plan.changes.length === 0);
     const fence = leadership.fence;
     if (plan.changes.length > 0 && fence !== null) {
       const { applied, revision, deposed } = await this.options.writer.apply(fence, plan.changes);
@@ -184,6 +189,7 @@ export class Engine {
   private async loseLeadership(): Promise<void> {
     this.options.leadership.lose();
     this.leaderSince = null;
+    this.settled.forget();
     this.options.log.error(
       'Engine leadership lost, renewal failed: leader key no longer held by this machine',
     );

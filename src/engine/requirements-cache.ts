@@ -21,6 +21,7 @@ export class RequirementsCache {
   private readonly entries = new Map<string, Entry>();
   private pass = 0;
   private askedThisPass = 0;
+  private missedThisPass = false;
   private readonly inFlight = new Set<string>();
 
   constructor(
@@ -36,6 +37,7 @@ export class RequirementsCache {
       const unitFile = this.bodies.cached(hash);
       if (unitFile === undefined) {
         this.fetch(hash);
+        this.missedThisPass = true;
         return undefined;
       }
       entry = { hash, requirements: jobRequirements(name, unitFile), pass: -1 };
@@ -48,7 +50,8 @@ export class RequirementsCache {
     return entry.requirements;
   }
 
-  endPass(): void {
+  /** Ends a pass; true when every unit it asked about had its requirements. */
+  endPass(): boolean {
     if (this.entries.size > 2 * this.askedThisPass + 1_000) {
       for (const [name, entry] of this.entries) {
         if (entry.pass !== this.pass) this.entries.delete(name);
@@ -56,6 +59,9 @@ export class RequirementsCache {
     }
     this.pass++;
     this.askedThisPass = 0;
+    const complete = !this.missedThisPass;
+    this.missedThisPass = false;
+    return complete;
   }
 
   private fetch(hash: string): void {

@@ -1,6 +1,5 @@
 import type { RequestListener } from 'node:http';
 import type { Logger } from 'pino';
-import { createApiHandler } from '../api/handler.js';
 import { apiListeners } from '../api/listeners.js';
 import { MetricsRegistry } from '../api/metrics.js';
 import { type ApiServer, serveApi } from '../api/serve.js';
@@ -149,15 +148,28 @@ function startGeneration(config: FleetConfig, shared: Shared): Generation {
     detectPublicIP: () => detectPublicIP(),
     engineMetrics: shared.engineMetrics,
   });
-  const handler = createApiHandler({
-    registry,
-    version: FLEET_VERSION,
-    tokenLimit: config.tokenLimit,
-    available: () => server.available,
-    metrics: () => shared.metrics.render(),
-    log,
-  });
-  return { config, registry, server, handler };
+  // The API (express and its routes, 2 to 3 MB resident) loads on the first request: a
+  // fleetd that no fleetctl talks to never needs it.
+  let handler: Promise<RequestListener> | null = null;
+  const serve: RequestListener = (req, res) => {
+    handler ??= import('../api/handler.js').then(({ createApiHandler }) =>
+      createApiHandler({
+        registry,
+        version: FLEET_VERSION,
+        tokenLimit: config.tokenLimit,
+        available: () => server.available,
+        metrics: () => shared.metrics.render(),
+        log,
+      }),
+    );
+    handler
+      .then((listener) => listener(req, res))
+      .catch((err: unknown) => {
+        log.error({ err }, 'Unable to load the API');
+        res.destroy();
+      });
+  };
+  return { config, registry, server, handler: serve };
 }
 
 main(process.argv.slice(2)).then(

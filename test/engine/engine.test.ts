@@ -33,7 +33,11 @@ afterAll(async () => {
   await etcd?.stop();
 });
 
-async function startCluster(machineIDs: string[], watches = true): Promise<Registry> {
+async function startCluster(
+  machineIDs: string[],
+  watches = true,
+  reconcileIntervalMs?: number,
+): Promise<Registry> {
   const prefix = `/engine-${randomUUID()}/`;
   for (const machineID of machineIDs) {
     nodes.push(
@@ -43,6 +47,7 @@ async function startCluster(machineIDs: string[], watches = true): Promise<Regis
         machineID,
         ttlMs: TTL_MS,
         watches,
+        ...(reconcileIntervalMs !== undefined && { reconcileIntervalMs }),
       }),
     );
   }
@@ -292,5 +297,49 @@ describe('engine', () => {
     await lease.revoke();
     await allScheduled(registry, 4);
     await watchersAre(nodes.length + STATE_PREFIXES);
+  });
+
+  it('an idle leader’s periodic pass decides nothing again until something changes', async () => {
+    const registry = await startCluster(['m1', 'm2']);
+    await submit(registry, unitNames(4));
+    await allScheduled(registry, 4);
+    const leader = leaderOf();
+    const skipped = 'Engine reconciliation skipped: nothing changed since the last pass';
+    const decided = (line: string) => line.startsWith('Engine completed reconciliation');
+    const scheduled = leader.logs.length;
+    const afterScheduling = () => leader.logs.slice(scheduled);
+    await waitFor(
+      () => afterScheduling().filter((line) => line === skipped).length >= 3,
+      TTL_MS * 2,
+      'three idle ticks',
+    );
+    const idle = afterScheduling().slice(afterScheduling().indexOf(skipped));
+    expect(idle.filter(decided)).toEqual([]);
+
+    const mark = leader.logs.length;
+    await submit(registry, ['late.service']);
+    await allScheduled(registry, 5);
+    expect(leader.logs.slice(mark).some(decided)).toBe(true);
+    expect(leader.logs.slice(mark)).toContain(
+      `Scheduled Unit(late.service) to Machine(${(await placements(registry)).get('late.service')})`,
+    );
+  });
+
+  it('a new leader moves the units of a machine that never re-registered when its grace period ends, with nothing else happening', async () => {
+    // No safety-net tick within the test: only the grace period's end can move the units.
+    const registry = await startCluster(['m1', 'm2'], true, 600_000);
+    await submit(registry, unitNames(4));
+    await allScheduled(registry, 4);
+    const leader = leaderOf();
+    const successor = nodes.find((node) => node !== leader)!;
+    await leader.crash();
+    await waitFor(
+      () => successor.logs.includes('Engine leadership acquired'),
+      FAILOVER_BOUND_MS,
+      'the successor to lead',
+    );
+    const placed = await allScheduledAway(registry, 4, leader.machineID);
+    expect(new Set(placed.values())).toEqual(new Set([successor.machineID]));
+    expect(successor.logs.filter((line) => line.startsWith('Unscheduled Job('))).toHaveLength(2);
   });
 });
