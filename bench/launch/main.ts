@@ -28,11 +28,11 @@ import {
   type HostDescription,
   hostLines,
   type Libraries,
-  loadLibraries,
   MACHINE_GROUPS,
 } from '../support/real-machines.js';
 import { fixed, ratio, seconds, table } from '../support/report.js';
-import { progressLog, resultsDirectory, writeResults } from '../support/results.js';
+import { progressLog, resultsDirectory } from '../support/results.js';
+import { runOnMachines } from '../support/run-on-machines.js';
 import { type FloorResult, measureFloor } from '../support/systemd-floor.js';
 
 const HELP = `Usage: npm run bench:launch -- [options]
@@ -126,7 +126,7 @@ interface Results {
 
 class LaunchBenchmark {
   private cluster: Cluster | null = null;
-  private readonly resultsDir: string;
+  readonly resultsDir: string;
   readonly results: Results;
 
   constructor(
@@ -276,10 +276,6 @@ class LaunchBenchmark {
     return out;
   }
 
-  writeResults(): void {
-    writeResults(this.resultsDir, this.results);
-  }
-
   async cleanup(): Promise<void> {
     this.cluster = null;
     await this.libraries.harness.teardown();
@@ -317,26 +313,8 @@ function cpuTable(
   return `\nCPU used, summed over the machines (the machine total includes the rows above it):\n${table(['process', 'floor', 'fleet launch'], rows)}`;
 }
 
-async function main(): Promise<number> {
-  const options = parseOptions();
-  const libraries = await loadLibraries();
-  const unavailable = libraries.harness.harnessUnavailable();
-  if (unavailable !== undefined) {
-    process.stdout.write(`launch benchmark skipped: ${unavailable}\n`);
-    return 0;
-  }
-  const benchmark = new LaunchBenchmark(libraries, options);
-  try {
-    await benchmark.run();
-  } catch (err) {
-    log(`benchmark failed: ${(err as Error).stack ?? String(err)}`);
-    benchmark.results.notes.push(`failed: ${(err as Error).message}`);
-  } finally {
-    await benchmark.cleanup();
-  }
-  benchmark.writeResults();
-  process.stdout.write(benchmark.report());
-  return 0;
-}
-
-process.exitCode = await main();
+const options = parseOptions();
+process.exitCode = await runOnMachines(
+  'launch',
+  (libraries) => new LaunchBenchmark(libraries, options),
+);

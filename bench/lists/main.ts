@@ -25,10 +25,10 @@ import {
   type HostDescription,
   hostLines,
   type Libraries,
-  loadLibraries,
 } from '../support/real-machines.js';
 import { fixed, percentile, ratio, seconds, table } from '../support/report.js';
-import { progressLog, resultsDirectory, writeResults } from '../support/results.js';
+import { progressLog, resultsDirectory } from '../support/results.js';
+import { runOnMachines } from '../support/run-on-machines.js';
 
 const HELP = `Usage: npm run bench:lists -- [options]
 
@@ -266,26 +266,8 @@ class ListsBenchmark {
   }
 }
 
-async function main(): Promise<number> {
-  const options = parseOptions();
-  const libraries = await loadLibraries();
-  const unavailable = libraries.harness.harnessUnavailable();
-  if (unavailable !== undefined) {
-    process.stdout.write(`lists benchmark skipped: ${unavailable}\n`);
-    return 0;
-  }
-  const benchmark = new ListsBenchmark(libraries, options);
-  try {
-    await benchmark.run();
-  } catch (err) {
-    log(`benchmark failed: ${(err as Error).stack ?? String(err)}`);
-    benchmark.results.notes.push(`failed: ${(err as Error).message}`);
-  } finally {
-    await benchmark.cleanup();
-  }
-  writeResults(benchmark.resultsDir, benchmark.results);
-  process.stdout.write(benchmark.report());
-  return 0;
-}
-
-process.exitCode = await main();
+const options = parseOptions();
+process.exitCode = await runOnMachines(
+  'lists',
+  (libraries) => new ListsBenchmark(libraries, options),
+);

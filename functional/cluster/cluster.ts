@@ -411,6 +411,18 @@ export class Cluster {
     return r.stdout.trim();
   }
 
+  /** The last `lines` lines of fleet.service's journal on every live member, for a failed test. */
+  async fleetJournalTails(lines: number): Promise<string> {
+    const tails: string[] = [];
+    for (const m of this.live()) {
+      const j = await this.journal(m, { unit: 'fleet.service' }).catch(String);
+      tails.push(
+        `--- journal of ${m.name} (fleet.service)\n${j.split('\n').slice(-lines).join('\n')}`,
+      );
+    }
+    return tails.join('\n');
+  }
+
   /** The machine's journal (under every machine ID it had: see TestDetectMachineId). */
   async journal(where: Where, opts: JournalOptions = {}): Promise<string> {
     // --merge (which excludes -b; every machine is a fresh boot anyway): journalctl otherwise

@@ -160,12 +160,7 @@ describe.skipIf(unavailable !== undefined)('fleetctl unit actions on three machi
     dir = undefined;
     if (cluster === undefined || cluster.network.record.destroyed) return;
     if (ctx.task.result?.state === 'fail') {
-      for (const m of cluster.live()) {
-        const j = await cluster.journal(m, { unit: 'fleet.service' }).catch(String);
-        console.log(
-          `--- journal of ${m.name} (fleet.service)\n${j.split('\n').slice(-60).join('\n')}`,
-        );
-      }
+      console.log(await cluster.fleetJournalTails(60));
     }
     await cluster.destroyAllUnits();
   });

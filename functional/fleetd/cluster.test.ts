@@ -29,12 +29,7 @@ describe.skipIf(unavailable !== undefined)('fleetd in a cluster of three machine
   afterEach(async (ctx) => {
     if (cluster === undefined) return;
     if (ctx.task.result?.state === 'fail') {
-      for (const m of cluster.live()) {
-        const j = await cluster.journal(m, { unit: 'fleet.service' }).catch(String);
-        console.log(
-          `--- journal of ${m.name} (fleet.service)\n${j.split('\n').slice(-80).join('\n')}`,
-        );
-      }
+      console.log(await cluster.fleetJournalTails(80));
     }
     if (cluster.network.record.destroyed) return;
     // Back to three members running fleetd (m1..m3), with no units.

@@ -43,12 +43,7 @@ describe.skipIf(unavailable !== undefined)('fleetd through failures', () => {
   afterEach(async (ctx) => {
     if (cluster === undefined || cluster.network.record.destroyed) return;
     if (ctx.task.result?.state === 'fail') {
-      for (const m of cluster.live()) {
-        const j = await cluster.journal(m, { unit: 'fleet.service' }).catch(String);
-        console.log(
-          `--- journal of ${m.name} (fleet.service)\n${j.split('\n').slice(-120).join('\n')}`,
-        );
-      }
+      console.log(await cluster.fleetJournalTails(120));
     }
     // Back to three etcd members and three members running fleetd (m1..m3), with no units.
     for (const member of cluster.etcdCluster?.members ?? []) {

@@ -224,12 +224,7 @@ describe.skipIf(unavailable !== undefined)('scheduling on three machines (fleetc
   afterEach(async (ctx) => {
     if (cluster === undefined) return;
     if (ctx.task.result?.state === 'fail') {
-      for (const m of cluster.live()) {
-        const j = await cluster.journal(m, { unit: 'fleet.service' }).catch(String);
-        console.log(
-          `--- journal of ${m.name} (fleet.service)\n${j.split('\n').slice(-60).join('\n')}`,
-        );
-      }
+      console.log(await cluster.fleetJournalTails(60));
     }
     if (cluster.network.record.destroyed) return;
     // restart, not start: a start waits out the auto-restart delay of a crashed fleetd.
