@@ -15,6 +15,7 @@ import type { Cluster } from '../../functional/cluster/index.js';
 import { launchPhases, type MachinePhases, phasesTable } from '../support/fleet-journal.js';
 import {
   FLEET_DEFAULTS,
+  type FleetctlDriver,
   type FleetSettings,
   instanceNames,
   type LaunchResult,
@@ -48,6 +49,8 @@ const HELP = `Usage: npm run bench:launch -- [options]
   --timeout S           give up waiting after this long (default 300)
   --cpu-prof            V8 CPU profiles of every fleetd into the results folder
   --fleetctl PATH       another build's bin/fleetctl to launch with (default: this checkout's)
+  --driver API|etcd     fleetctl's driver (default API: the first machine's unix socket; etcd:
+                        straight to the cluster's etcd, from the harness network)
   --node-flags="F ..."  run every fleetd as node F ... bin/fleetd (e.g. V8 memory options)
   --help
 `;
@@ -64,6 +67,7 @@ interface Options {
   cpuProf: boolean;
   nodeFlags: string[];
   fleetctl: string | undefined;
+  driver: FleetctlDriver;
 }
 
 function parseOptions(): Options {
@@ -81,6 +85,7 @@ function parseOptions(): Options {
       'cpu-prof': { type: 'boolean', default: false },
       'node-flags': { type: 'string', default: '' },
       fleetctl: { type: 'string' },
+      driver: { type: 'string', default: 'API' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -95,6 +100,8 @@ function parseOptions(): Options {
     return value;
   };
   const verbosity = count('verbosity', values.verbosity, 0);
+  const driver = values.driver;
+  if (driver !== 'API' && driver !== 'etcd') throw new Error('--driver: expected API or etcd');
   return {
     units: count('units', values.units, 1),
     machines: count('machines', values.machines, 1),
@@ -109,6 +116,7 @@ function parseOptions(): Options {
     cpuProf: values['cpu-prof'],
     nodeFlags: values['node-flags'].split(' ').filter((flag) => flag !== ''),
     fleetctl: values.fleetctl,
+    driver,
   };
 }
 
@@ -184,6 +192,7 @@ class LaunchBenchmark {
       pollMs: options.pollMs,
       log,
       ...(options.fleetctl === undefined ? {} : { fleetctl: options.fleetctl }),
+      driver: options.driver,
     });
     if (this.results.launch.commandExit !== 0) {
       this.results.notes.push(
@@ -217,7 +226,7 @@ class LaunchBenchmark {
   report(): string {
     const { results, options } = this;
     let out = `\nfleet-ts launch benchmark: ${options.units} instances of one template on ${options.machines} machines\n`;
-    out += `fleetd: fleet's defaults (agent_ttl ${options.settings.agentTtl}, engine_reconcile_interval ${options.settings.engineReconcileInterval})${Object.keys(options.settings.extra).length > 0 ? `, ${JSON.stringify(options.settings.extra)}` : ''}; fleetctl${options.fleetctl === undefined ? '' : ` ${options.fleetctl}`}: API driver over the first machine's unix socket\n`;
+    out += `fleetd: fleet's defaults (agent_ttl ${options.settings.agentTtl}, engine_reconcile_interval ${options.settings.engineReconcileInterval})${Object.keys(options.settings.extra).length > 0 ? `, ${JSON.stringify(options.settings.extra)}` : ''}; fleetctl${options.fleetctl === undefined ? '' : ` ${options.fleetctl}`}: ${options.driver === 'API' ? "API driver over the first machine's unix socket" : 'etcd driver, from the harness network'}\n`;
     if (results.host !== null) out += `${hostLines(results.host)}\n`;
     out += '\n';
 

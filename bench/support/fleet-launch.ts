@@ -139,16 +139,32 @@ export interface LaunchResult {
   cpu: Map<string, number>;
 }
 
+/** fleetctl's driver in a launch: the API (fleetctl's default) or straight to etcd. */
+export type FleetctlDriver = 'API' | 'etcd';
+
 /**
  * fleetctl from the host against the first machine's socket: this checkout's (as the cluster
  * library runs it), or another build's `bin/fleetctl`, to compare the two on one cluster.
+ * With the etcd driver, this checkout's fleetctl runs in the harness network, where etcd is.
  */
 async function runFleetctl(
   cluster: Cluster,
   fleetctl: string | undefined,
+  driver: FleetctlDriver,
   args: readonly string[],
   opts: { cwd: string; timeoutMs: number },
 ): Promise<{ code: number | null; stderr: string }> {
+  if (driver === 'etcd') {
+    return cluster.fleetctlInNetwork(
+      [
+        '--driver=etcd',
+        `--endpoint=${cluster.etcdEndpoints.join(',')}`,
+        `--etcd-key-prefix=${cluster.keys.prefix}`,
+        ...args,
+      ],
+      opts,
+    );
+  }
   if (fleetctl === undefined) return cluster.fleetctl('host', args, opts);
   const env = Object.fromEntries(
     Object.entries(process.env).filter(([key]) => !key.startsWith('FLEETCTL_')),
@@ -214,6 +230,8 @@ export async function launch(
     log: (line: string) => void;
     /** Another build's `bin/fleetctl` to run instead of this checkout's. */
     fleetctl?: string;
+    /** fleetctl's driver (default `API`). */
+    driver?: FleetctlDriver;
   },
 ): Promise<LaunchResult> {
   const machines: Machine[] = cluster.live().map((member) => member.host);
@@ -221,10 +239,16 @@ export async function launch(
   const startedAtEpochMs = Date.now();
   const since = performance.now();
   let commandMs = 0;
-  const command = runFleetctl(cluster, opts.fleetctl, ['start', '--no-block', ...names], {
-    cwd: opts.cwd,
-    timeoutMs: opts.timeoutMs,
-  }).then((result) => {
+  const command = runFleetctl(
+    cluster,
+    opts.fleetctl,
+    opts.driver ?? 'API',
+    ['start', '--no-block', ...names],
+    {
+      cwd: opts.cwd,
+      timeoutMs: opts.timeoutMs,
+    },
+  ).then((result) => {
     commandMs = performance.now() - since;
     opts.log(`fleetctl start --no-block returned ${result.code} after ${seconds(commandMs)}`);
     if (result.code !== 0) opts.log(`fleetctl: ${result.stderr.trim().slice(0, 2000)}`);
