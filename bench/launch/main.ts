@@ -24,6 +24,7 @@ import {
   startFleetCluster,
   templateDirectory,
 } from '../support/fleet-launch.js';
+import { integerOption } from '../support/options.js';
 import {
   describeHost,
   type HostDescription,
@@ -93,26 +94,20 @@ function parseOptions(): Options {
     process.stdout.write(HELP);
     process.exit(0);
   }
-  const count = (name: string, raw: string, min: number) => {
-    const value = Number(raw);
-    if (!Number.isInteger(value) || value < min)
-      throw new Error(`--${name}: expected an integer >= ${min}`);
-    return value;
-  };
-  const verbosity = count('verbosity', values.verbosity, 0);
+  const verbosity = integerOption('verbosity', values.verbosity, 0);
   const driver = values.driver;
   if (driver !== 'API' && driver !== 'etcd') throw new Error('--driver: expected API or etcd');
   return {
-    units: count('units', values.units, 1),
-    machines: count('machines', values.machines, 1),
-    floorRuns: values['no-floor'] ? 0 : count('floor-runs', values['floor-runs'], 0),
+    units: integerOption('units', values.units, 1),
+    machines: integerOption('machines', values.machines, 1),
+    floorRuns: values['no-floor'] ? 0 : integerOption('floor-runs', values['floor-runs'], 0),
     settings: {
       agentTtl: values['agent-ttl'],
       engineReconcileInterval: values['engine-reconcile'],
       extra: verbosity > 0 ? { verbosity: String(verbosity) } : {},
     },
-    pollMs: count('poll-ms', values['poll-ms'], 1),
-    timeoutMs: count('timeout', values.timeout, 1) * 1000,
+    pollMs: integerOption('poll-ms', values['poll-ms'], 1),
+    timeoutMs: integerOption('timeout', values.timeout, 1) * 1000,
     cpuProf: values['cpu-prof'],
     nodeFlags: values['node-flags'].split(' ').filter((flag) => flag !== ''),
     fleetctl: values.fleetctl,

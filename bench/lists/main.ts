@@ -19,6 +19,7 @@ import {
   startFleetCluster,
   templateDirectory,
 } from '../support/fleet-launch.js';
+import { integerOption } from '../support/options.js';
 import {
   describeHost,
   groupCpuSeconds,
@@ -70,17 +71,11 @@ function parseOptions(): Options {
     process.stdout.write(HELP);
     process.exit(0);
   }
-  const count = (name: string, raw: string) => {
-    const value = Number(raw);
-    if (!Number.isInteger(value) || value < 1)
-      throw new Error(`--${name}: expected an integer >= 1`);
-    return value;
-  };
   return {
-    units: count('units', values.units),
-    machines: count('machines', values.machines),
-    runs: count('runs', values.runs),
-    timeoutMs: count('timeout', values.timeout) * 1000,
+    units: integerOption('units', values.units),
+    machines: integerOption('machines', values.machines),
+    runs: integerOption('runs', values.runs),
+    timeoutMs: integerOption('timeout', values.timeout) * 1000,
   };
 }
 

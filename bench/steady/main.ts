@@ -20,6 +20,7 @@ import {
   startFleetCluster,
   templateDirectory,
 } from '../support/fleet-launch.js';
+import { integerOption } from '../support/options.js';
 import { sampleProcess } from '../support/proc-stats.js';
 import {
   describeHost,
@@ -75,18 +76,12 @@ function parseOptions(): Options {
     process.stdout.write(HELP);
     process.exit(0);
   }
-  const count = (name: string, raw: string, min: number) => {
-    const value = Number(raw);
-    if (!Number.isInteger(value) || value < min)
-      throw new Error(`--${name}: expected an integer >= ${min}`);
-    return value;
-  };
   return {
-    units: count('units', values.units, 1),
-    machines: count('machines', values.machines, 1),
-    measureMs: count('seconds', values.seconds, 1) * 1000,
-    settleMs: count('settle', values.settle, 0) * 1000,
-    timeoutMs: count('timeout', values.timeout, 1) * 1000,
+    units: integerOption('units', values.units, 1),
+    machines: integerOption('machines', values.machines, 1),
+    measureMs: integerOption('seconds', values.seconds, 1) * 1000,
+    settleMs: integerOption('settle', values.settle, 0) * 1000,
+    timeoutMs: integerOption('timeout', values.timeout, 1) * 1000,
     nodeFlags: values['node-flags'].split(' ').filter((flag) => flag !== ''),
   };
 }

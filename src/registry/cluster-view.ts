@@ -1,14 +1,11 @@
 import type { Etcd3, IKeyValue } from 'etcd3';
-import { isGlobalUnit } from '../job/requirements.js';
 import type { JobState } from '../job/types.js';
 import type { UnitFile } from '../unit/unit-file.js';
 import { RegistryKeys } from './keys.js';
 import type { Machine, MachineStore } from './machine-store.js';
 import { PrefixSnapshot, readSnapshots } from './prefix-snapshot.js';
-import { decodeRecord, RecordDecodeError, unitRecordSchema } from './records.js';
 import type { StateStore, UnitState } from './state-store.js';
-import { type UnitFileCache, UnitFileNotFoundError } from './unit-file-cache.js';
-import type { BadRecordHandler, StoredUnit, UnitStore } from './unit-store.js';
+import type { StoredUnit, UnitStore } from './unit-store.js';
 
 /** A unit as the API and fleetctl show it. */
 export interface ClusterUnit {
@@ -67,10 +64,8 @@ export class ClusterView {
     private readonly unitStore: UnitStore,
     private readonly machineStore: MachineStore,
     private readonly stateStore: StateStore,
-    private readonly bodies: UnitFileCache,
-    private readonly onBadRecord: BadRecordHandler,
   ) {
-    this.unitRecords = new PrefixSnapshot(etcd, keys.unitsPrefix, (kvs) => this.decodeUnits(kvs));
+    this.unitRecords = new PrefixSnapshot(etcd, keys.unitsPrefix, (kvs) => unitStore.fromKvs(kvs));
     this.placementRecords = new PrefixSnapshot(etcd, keys.placementsPrefix, (kvs) =>
       this.decodePlacements(kvs),
     );
@@ -128,31 +123,6 @@ export class ClusterView {
     return this.stateRecords.read();
   }
 
-  /**
-   * Every unit record with its body, sorted by name; unusable records are reported and left
-   * out. A body that could not be read for another reason (etcd unavailable) fails the read:
-   * the snapshot would otherwise keep the unit out of every list until the next write.
-   */
-  private async decodeUnits(kvs: readonly IKeyValue[]): Promise<StoredUnit[]> {
-    const units = await Promise.all(
-      kvs.map(async (kv): Promise<StoredUnit | null> => {
-        const key = kv.key.toString();
-        try {
-          const record = decodeRecord(unitRecordSchema, key, kv.value.toString());
-          const unitFile = await this.bodies.get(record.hash);
-          return { ...record, unitFile, global: isGlobalUnit(unitFile) };
-        } catch (err) {
-          if (!(err instanceof RecordDecodeError || err instanceof UnitFileNotFoundError)) {
-            throw err;
-          }
-          this.onBadRecord(key, err);
-          return null;
-        }
-      }),
-    );
-    return units.filter((unit): unit is StoredUnit => unit !== null).sort(byName);
-  }
-
   private decodePlacements(kvs: readonly IKeyValue[]): Map<string, string> {
     const placements = new Map<string, string>();
     for (const kv of kvs) {
@@ -161,10 +131,6 @@ export class ClusterView {
     }
     return placements;
   }
-}
-
-function byName(a: { name: string }, b: { name: string }): number {
-  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 }
 
 function toClusterUnit(

@@ -36,7 +36,7 @@ export function openRegistry(etcd: Etcd3, prefix: string, onBadRecord: BadRecord
     units,
     machines,
     states,
-    cluster: new ClusterView(etcd, keys, units, machines, states, bodies, onBadRecord),
+    cluster: new ClusterView(etcd, keys, units, machines, states),
     scheduleWriter: new ScheduleWriter(etcd, keys),
     unitFileCollector: new UnitFileCollector(etcd, keys),
     onBadRecord,

@@ -1,10 +1,16 @@
-import type { Etcd3 } from 'etcd3';
+import type { Etcd3, IKeyValue } from 'etcd3';
 import { isGlobalUnit } from '../job/requirements.js';
 import type { JobState } from '../job/types.js';
 import type { UnitFile } from '../unit/unit-file.js';
 import type { RegistryKeys } from './keys.js';
-import { decodeRecord, encodeRecord, type UnitRecord, unitRecordSchema } from './records.js';
-import type { UnitFileCache } from './unit-file-cache.js';
+import {
+  decodeRecord,
+  encodeRecord,
+  RecordDecodeError,
+  type UnitRecord,
+  unitRecordSchema,
+} from './records.js';
+import { type UnitFileCache, UnitFileNotFoundError } from './unit-file-cache.js';
 
 /** A unit as stored: its record and its parsed body. */
 export interface StoredUnit {
@@ -74,9 +80,29 @@ export class UnitStore {
 
   /** Every unit, sorted by name; unusable records are reported and left out. */
   async list(): Promise<StoredUnit[]> {
-    const kvs = (await this.etcd.getAll().prefix(this.keys.unitsPrefix).exec()).kvs;
+    return this.fromKvs((await this.etcd.getAll().prefix(this.keys.unitsPrefix).exec()).kvs);
+  }
+
+  /**
+   * The units stored in `kvs` (a read of the whole units prefix), sorted by name. Records
+   * that cannot be decoded or whose body is gone are reported and left out; a body that could
+   * not be read for another reason (etcd unavailable) fails the whole read, so that a cached
+   * listing never keeps a sound unit out.
+   */
+  async fromKvs(kvs: readonly IKeyValue[]): Promise<StoredUnit[]> {
     const units = await Promise.all(
-      kvs.map((kv) => this.toStoredUnit(kv.key.toString(), kv.value.toString())),
+      kvs.map(async (kv): Promise<StoredUnit | null> => {
+        const key = kv.key.toString();
+        try {
+          return await this.decode(key, kv.value.toString());
+        } catch (err) {
+          if (!(err instanceof RecordDecodeError || err instanceof UnitFileNotFoundError)) {
+            throw err;
+          }
+          this.onBadRecord(key, err);
+          return null;
+        }
+      }),
     );
     return units.filter((unit): unit is StoredUnit => unit !== null).sort(byName);
   }
@@ -152,13 +178,18 @@ export class UnitStore {
 
   private async toStoredUnit(key: string, value: string): Promise<StoredUnit | null> {
     try {
-      const record = decodeRecord(unitRecordSchema, key, value);
-      const unitFile = await this.bodies.get(record.hash);
-      return { ...record, unitFile, global: isGlobalUnit(unitFile) };
+      return await this.decode(key, value);
     } catch (err) {
       this.onBadRecord(key, err as Error);
       return null;
     }
+  }
+
+  /** A record with its parsed body; throws what decoding or reading the body threw. */
+  private async decode(key: string, value: string): Promise<StoredUnit> {
+    const record = decodeRecord(unitRecordSchema, key, value);
+    const unitFile = await this.bodies.get(record.hash);
+    return { ...record, unitFile, global: isGlobalUnit(unitFile) };
   }
 
   /**
