@@ -1,17 +1,22 @@
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { checkVector, vectorFileSchema } from './vectors.js';
 
+/** The vectors recorded from the original fleet, kept in the repository beside the tests. */
+const RECORDED_VECTORS = join(import.meta.dirname, '../../test/fixtures/conformance/vectors.json');
+
 /**
- * `npm run conformance -- FILE`: checks this project against recorded unit-file,
- * option-list and unit-name vectors, printing each mismatch and a closing
- * `N passed, M failed` line; exits 1 if any vector failed or the file is unusable.
+ * `npm run conformance [-- FILE]`: checks this project against recorded unit-file,
+ * option-list and unit-name vectors (the repository's own unless FILE is given), printing
+ * each mismatch and a closing `N passed, M failed` line; exits 1 if any vector failed or the
+ * file is unusable.
  */
 function main(argv: readonly string[]): number {
-  const [file] = argv;
-  if (file === undefined || argv.length !== 1) {
-    process.stderr.write('usage: npm run conformance -- FILE (a vectors.json file)\n');
+  if (argv.length > 1) {
+    process.stderr.write('usage: npm run conformance [-- FILE] (a vectors.json file)\n');
     return 2;
   }
+  const file = argv[0] ?? RECORDED_VECTORS;
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(file, 'utf8'));

@@ -7,14 +7,14 @@ import { goJsonEncode } from '../../src/go/json-encode.js';
 import { type BaseUrl, type RawResponse, sendRaw } from './support/raw-http.js';
 
 /**
- * Replays `conformance/api-golden.json` (the original fleet's recorded API answers) against
+ * Replays `test/fixtures/conformance/api-golden.json` (the original fleet's recorded API answers) against
  * a server under test and judges every step by the transcript's rules: placeholders,
  * `repeat`, `waitFor` predicates, the `compare` modes, `alternatives`, normalisation of
  * machine IDs, dates and the server version, and `optional` steps reported as warnings.
  */
 
 export const GOLDEN_TRANSCRIPT = fileURLToPath(
-  new URL('../../../shared/conformance/api-golden.json', import.meta.url),
+  new URL('../fixtures/conformance/api-golden.json', import.meta.url),
 );
 
 const recordedResponseSchema = z.object({

@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { checkVector, vectorFileSchema } from '../../src/conformance/vectors.js';
 
 const run = promisify(execFile);
-const sharedVectors = join(import.meta.dirname, '../../../shared/conformance/vectors.json');
+const recordedVectors = join(import.meta.dirname, '../fixtures/conformance/vectors.json');
 const workDir = mkdtempSync(join(tmpdir(), 'fleet-vectors-'));
 afterAll(() => rmSync(workDir, { recursive: true, force: true }));
 
@@ -35,11 +35,15 @@ const goodName = {
 /** The built CLI: the test script compiles `dist/` before running the suites. */
 const cli = join(import.meta.dirname, '../../dist/conformance/vectors-cli.js');
 
-async function runCli(vectors: unknown): Promise<{ code: number; stdout: string }> {
-  const file = join(workDir, `vectors-${Math.random().toString(16).slice(2)}.json`);
-  writeFileSync(file, JSON.stringify(vectors));
+async function runCli(vectors?: unknown): Promise<{ code: number; stdout: string }> {
+  const args = [cli];
+  if (vectors !== undefined) {
+    const file = join(workDir, `vectors-${Math.random().toString(16).slice(2)}.json`);
+    writeFileSync(file, JSON.stringify(vectors));
+    args.push(file);
+  }
   try {
-    const { stdout } = await run(process.execPath, [cli, file]);
+    const { stdout } = await run(process.execPath, args);
     return { code: 0, stdout };
   } catch (err) {
     const failure = err as { code: number; stdout: string };
@@ -64,9 +68,15 @@ describe('conformance vector checker', () => {
     ]);
   });
 
-  it('reads the shared vectors file with its schema', () => {
-    const vectors = vectorFileSchema.parse(JSON.parse(readFileSync(sharedVectors, 'utf8')));
+  it('reads the recorded vectors file with its schema', () => {
+    const vectors = vectorFileSchema.parse(JSON.parse(readFileSync(recordedVectors, 'utf8')));
     expect(vectors.length).toBeGreaterThan(200);
+  });
+
+  it('checks the recorded vectors in the repository when given no file', async () => {
+    const result = await runCli();
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^\d+ passed, 0 failed\n$/m);
   });
 
   it('ends with the count line and exits 0 when every vector passes', async () => {

@@ -7,13 +7,13 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
- * Replays the original fleetctl's recorded transcript (conformance/fleetctl-golden.json)
- * against a fleetctl command line and a cluster, with the normalisations of
- * conformance/README.md §3. The cluster comes from elsewhere (real agents on systemd);
+ * Replays the original fleetctl's recorded transcript (`fleetctl-golden.json` in
+ * test/fixtures/conformance/) against a fleetctl command line and a cluster, with the
+ * normalisations its README describes. The cluster comes from elsewhere (real agents on systemd);
  * this runner only drives fleetctl, polls the API for `waitFor` steps, and compares.
  */
 
-export const CONFORMANCE_DIR = '/work/shared/conformance';
+export const CONFORMANCE_DIR = join(import.meta.dirname, '../fixtures/conformance');
 export const GOLDEN_PATH = join(CONFORMANCE_DIR, 'fleetctl-golden.json');
 export const UNITS_DIR = join(CONFORMANCE_DIR, 'units');
 
