@@ -5,7 +5,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['functional/**/*.test.ts'],
-    globalSetup: ['functional/harness/global-setup.ts'],
+    globalSetup: ['harness/global-setup.ts'],
     pool: 'forks',
     fileParallelism: false,
     maxWorkers: 1,

@@ -19,7 +19,7 @@ import {
   runInNamespace,
   startEtcdInNamespace,
   teardown,
-} from './harness/index.js';
+} from '../harness/index.js';
 
 const unavailable = harnessUnavailable();
 if (unavailable !== undefined) console.warn(`functional harness skipped: ${unavailable}`);

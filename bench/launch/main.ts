@@ -11,7 +11,7 @@
  */
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { Cluster } from '../../functional/cluster/index.js';
+import type { Cluster } from '../../cluster/index.js';
 import { launchPhases, type MachinePhases, phasesTable } from '../support/fleet-journal.js';
 import {
   FLEET_DEFAULTS,

@@ -10,7 +10,7 @@
  */
 import { execFile } from 'node:child_process';
 import { parseArgs, promisify } from 'node:util';
-import type { Cluster } from '../../functional/cluster/index.js';
+import type { Cluster } from '../../cluster/index.js';
 import {
   FLEET_DEFAULTS,
   instanceNames,

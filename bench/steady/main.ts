@@ -9,7 +9,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import type { Cluster } from '../../functional/cluster/index.js';
+import type { Cluster } from '../../cluster/index.js';
 import {
   FLEET_DEFAULTS,
   fleetdPids,

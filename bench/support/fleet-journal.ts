@@ -4,7 +4,7 @@
  * enqueued start jobs. Journal timestamps are the host's clock (every machine shares its
  * kernel), so they line up with the moment the benchmark issued its command.
  */
-import type { Cluster, ClusterMachine } from '../../functional/cluster/index.js';
+import type { Cluster, ClusterMachine } from '../../cluster/index.js';
 import { table } from './report.js';
 
 export interface Span {

@@ -6,8 +6,8 @@
 import { execFile } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Cluster } from '../../functional/cluster/index.js';
-import type { Machine } from '../../functional/harness/index.js';
+import type { Cluster } from '../../cluster/index.js';
+import type { Machine } from '../../harness/index.js';
 import { sampleProcess } from './proc-stats.js';
 import {
   activeUnits,

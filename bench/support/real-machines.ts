@@ -11,9 +11,9 @@ import { cpus, loadavg, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
-import type * as ClusterLibrary from '../../functional/cluster/index.js';
-import type * as HarnessLibrary from '../../functional/harness/index.js';
-import type { Machine } from '../../functional/harness/index.js';
+import type * as ClusterLibrary from '../../cluster/index.js';
+import type * as HarnessLibrary from '../../harness/index.js';
+import type { Machine } from '../../harness/index.js';
 
 /** The checkout: benchmarks run from `.bench-build/bench/<name>/`. */
 export const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
@@ -29,10 +29,10 @@ export interface Libraries {
  * run, the boot script) under `.bench-build/` instead.
  */
 export async function loadLibraries(): Promise<Libraries> {
-  register(pathToFileURL(join(repoRoot, 'functional/cluster/ts-hooks.mjs')));
+  register(pathToFileURL(join(repoRoot, 'cluster/ts-hooks.mjs')));
   const load = (path: string) => import(pathToFileURL(join(repoRoot, path)).href);
-  const harness = (await load('functional/harness/index.ts')) as typeof HarnessLibrary;
-  const cluster = (await load('functional/cluster/index.ts')) as typeof ClusterLibrary;
+  const harness = (await load('harness/index.ts')) as typeof HarnessLibrary;
+  const cluster = (await load('cluster/index.ts')) as typeof ClusterLibrary;
   return { cluster, harness };
 }
 

@@ -4,7 +4,7 @@
  * counted), `systemctl start --no-block` of each machine's share of the instance names in one
  * call per machine, all machines at once, timed until every unit runs.
  */
-import type { Machine } from '../../functional/harness/index.js';
+import type { Machine } from '../../harness/index.js';
 import {
   countActive,
   cpuSince,

@@ -9,10 +9,10 @@ import {
   type ClusterMachine,
   ensureFreshBuild,
   FLEET_TCP_PORT,
-} from '../cluster/index.js';
+} from '../../cluster/index.js';
+import { harnessUnavailable, runInNamespace, teardown } from '../../harness/index.js';
 import { PACKAGE_VERSION } from '../fleetctl/fixtures.js';
 import { expectNoLeftovers } from '../fleetd/units.js';
-import { harnessUnavailable, runInNamespace, teardown } from '../harness/index.js';
 
 const unavailable = harnessUnavailable();
 if (unavailable !== undefined) console.warn(`functional harness skipped: ${unavailable}`);

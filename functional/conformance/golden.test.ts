@@ -3,6 +3,8 @@
 // Each transcript starts from an empty cluster, so each gets a cluster of its own.
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { Cluster, conformanceOptions, ensureFreshBuild } from '../../cluster/index.js';
+import { harnessUnavailable } from '../../harness/index.js';
 import {
   formatReport,
   machinesByName,
@@ -13,9 +15,7 @@ import {
   loadGolden,
   replayGolden as replayFleetctl,
 } from '../../test/fleetctl/golden-replay.js';
-import { Cluster, conformanceOptions, ensureFreshBuild } from '../cluster/index.js';
 import { expectNoLeftovers } from '../fleetd/units.js';
-import { harnessUnavailable } from '../harness/index.js';
 
 const unavailable = harnessUnavailable();
 const FLEETCTL = join(import.meta.dirname, '../../bin/fleetctl');

@@ -7,10 +7,10 @@ import {
   type ClusterMachine,
   ensureFreshBuild,
   FLEET_TCP_PORT,
-} from '../cluster/index.js';
+} from '../../cluster/index.js';
+import { harnessUnavailable, type RunResult, teardown } from '../../harness/index.js';
+import { run } from '../../harness/proc.js';
 import { expectNoLeftovers } from '../fleetd/units.js';
-import { harnessUnavailable, type RunResult, teardown } from '../harness/index.js';
-import { run } from '../harness/proc.js';
 import { CWD, FLEETCTL_BIN, PACKAGE_VERSION, show, tableRows } from './fixtures.js';
 
 const unavailable = harnessUnavailable();

@@ -3,7 +3,7 @@
 // reports, and readers of fleetctl's tables as fleet's harness parsed them.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { REPO_ROOT, type RunResult } from '../harness/index.js';
+import { REPO_ROOT, type RunResult } from '../../harness/index.js';
 
 /** fleetctl's working directory in these tests: unit paths are `examples/<file>`. */
 export const CWD = REPO_ROOT;

@@ -15,9 +15,9 @@ import {
   FLEET_TCP_PORT,
   processRunning,
   SshAgent,
-} from '../cluster/index.js';
+} from '../../cluster/index.js';
+import { harnessUnavailable, REPO_ROOT, type RunResult, teardown } from '../../harness/index.js';
 import { expectNoLeftovers } from '../fleetd/units.js';
-import { harnessUnavailable, REPO_ROOT, type RunResult, teardown } from '../harness/index.js';
 
 const unavailable =
   harnessUnavailable() ??

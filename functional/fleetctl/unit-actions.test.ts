@@ -8,10 +8,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Cluster, ensureFreshBuild, waitFor } from '../../cluster/index.js';
+import { harnessUnavailable, type RunResult, teardown } from '../../harness/index.js';
 import { UnitFile } from '../../src/unit/unit-file.js';
-import { Cluster, ensureFreshBuild, waitFor } from '../cluster/index.js';
 import { expectNoLeftovers } from '../fleetd/units.js';
-import { harnessUnavailable, type RunResult, teardown } from '../harness/index.js';
 import { CWD, example, machineIdOf, show, tableRows } from './fixtures.js';
 
 const unavailable = harnessUnavailable();

@@ -3,9 +3,9 @@
 // leader failover. Test names carry fleet's functional test they port, where there is one.
 import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Cluster, ensureFreshBuild, waitFor } from '../../cluster/index.js';
+import { harnessUnavailable, teardown } from '../../harness/index.js';
 import type { ApiUnitState } from '../../src/api/schema.js';
-import { Cluster, ensureFreshBuild, waitFor } from '../cluster/index.js';
-import { harnessUnavailable, teardown } from '../harness/index.js';
 import { CONFLICT, count, expectNoLeftovers, PIN, sleep, sleeper } from './units.js';
 
 const unavailable = harnessUnavailable();

@@ -7,11 +7,11 @@
 // MainPID and ActiveEnterTimestampMonotonic are unchanged and PID 1 logged nothing about it
 // since a journal cursor taken before the fault.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Cluster, ensureFreshBuild, waitFor } from '../../cluster/index.js';
+import { harnessUnavailable, teardown } from '../../harness/index.js';
 import type { ApiUnit } from '../../src/api/schema.js';
 import { RegistryKeys } from '../../src/registry/keys.js';
 import { UnitFile } from '../../src/unit/unit-file.js';
-import { Cluster, ensureFreshBuild, waitFor } from '../cluster/index.js';
-import { harnessUnavailable, teardown } from '../harness/index.js';
 import {
   activeEverywhere,
   expectEachActiveOnce,

@@ -1,8 +1,8 @@
 // What systemd on the cluster's machines says about fleet's units, for the failure tests: proof
 // that units were left alone through a fault, and that each unit runs exactly once.
 import { expect } from 'vitest';
+import type { Cluster, ClusterMachine } from '../../cluster/index.js';
 import type { ApiUnitState } from '../../src/api/schema.js';
-import type { Cluster, ClusterMachine } from '../cluster/index.js';
 
 /** What identifies one run of a unit: a restart changes the PID and the activation time. */
 export interface UnitRun {

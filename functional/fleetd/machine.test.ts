@@ -1,9 +1,9 @@
 // fleetd as a real fleet.service + fleet.socket in one real systemd machine: the agent's work
 // on systemd, crash and restart, reload, socket activation and a graceful stop.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Cluster, ensureFreshBuild, waitFor } from '../../cluster/index.js';
+import { harnessUnavailable, teardown } from '../../harness/index.js';
 import { UnitFile } from '../../src/unit/unit-file.js';
-import { Cluster, ensureFreshBuild, waitFor } from '../cluster/index.js';
-import { harnessUnavailable, teardown } from '../harness/index.js';
 import { count, expectNoLeftovers, HELLO, sleep, sleeper, unitDir } from './units.js';
 
 const unavailable = harnessUnavailable();

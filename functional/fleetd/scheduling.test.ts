@@ -14,8 +14,13 @@ import {
   processRunning,
   SshAgent,
   waitFor,
-} from '../cluster/index.js';
-import { harnessUnavailable, type RunResult, randomMachineId, teardown } from '../harness/index.js';
+} from '../../cluster/index.js';
+import {
+  harnessUnavailable,
+  type RunResult,
+  randomMachineId,
+  teardown,
+} from '../../harness/index.js';
 import {
   busy,
   CONFLICT_GLOBAL,

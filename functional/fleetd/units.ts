@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'vitest';
-import { isClean, leftovers } from '../harness/index.js';
+import { isClean, leftovers } from '../../harness/index.js';
 
 /** A service that runs until stopped, printing nothing. */
 export function sleeper(description: string, xFleet = ''): string {

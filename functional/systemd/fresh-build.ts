@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
-import { REPO_ROOT } from '../harness/index.js';
+import { REPO_ROOT } from '../../harness/index.js';
 
 // src/systemd and what it imports.
 const SOURCE_DIRS = ['src/systemd', 'src/unit', 'src/go'];

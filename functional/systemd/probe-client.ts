@@ -3,8 +3,8 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { type Machine, nsenterArgv, REPO_ROOT } from '../../harness/index.js';
 import type { SystemdUnitState } from '../../src/systemd/unit-manager.js';
-import { type Machine, nsenterArgv, REPO_ROOT } from '../harness/index.js';
 
 const PROBE = join(REPO_ROOT, 'functional/systemd/unit-manager-probe.mjs');
 const MACHINE_ENV = [

@@ -2,7 +2,6 @@
 // inside it (unit-manager-probe.mjs) so that its paths and system bus are the machine's own.
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { UnitFile } from '../../src/unit/unit-file.js';
 import {
   bootMachine,
   createNetwork,
@@ -14,7 +13,8 @@ import {
   leftovers,
   type Machine,
   teardown,
-} from '../harness/index.js';
+} from '../../harness/index.js';
+import { UnitFile } from '../../src/unit/unit-file.js';
 import { ensureFreshBuild } from './fresh-build.js';
 import { ProbeError, UnitManagerProbe } from './probe-client.js';
 

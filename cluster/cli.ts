@@ -28,7 +28,7 @@ import {
 } from './detached.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const REPO_ROOT = resolve(here, '..', '..');
+const REPO_ROOT = resolve(here, '..');
 const FLEETCTL = join(REPO_ROOT, 'bin', 'fleetctl');
 
 const USAGE = `Usage: npm run cluster -- [--cluster NAME] <command> [options]
@@ -293,7 +293,7 @@ async function removeStale(
       if (!processEntryExists(state.keeper.pid, state.keeper.start)) break;
       await new Promise((r) => setTimeout(r, 100));
     }
-    const r = spawnSync('/bin/sh', [join(REPO_ROOT, 'functional/harness/clean.sh')], {
+    const r = spawnSync('/bin/sh', [join(REPO_ROOT, 'harness/clean.sh')], {
       encoding: 'utf8',
       timeout: 120_000,
     });

@@ -2,10 +2,6 @@
 // checkout's fleetd as a real fleet.service + fleet.socket pair (plus fleet-tcp.socket), all
 // against one etcd in the harness's network namespace. See docs/cluster.md.
 import { join } from 'node:path';
-import type { ApiMachine, ApiUnit, ApiUnitState } from '../../src/api/schema.js';
-import type { FleetClient } from '../../src/client/types.js';
-import { RegistryKeys } from '../../src/registry/keys.js';
-import { UnitFile } from '../../src/unit/unit-file.js';
 import {
   bootMachine,
   CommandError,
@@ -28,6 +24,10 @@ import {
   writeMachineFile,
 } from '../harness/index.js';
 import { run } from '../harness/proc.js';
+import type { ApiMachine, ApiUnit, ApiUnitState } from '../src/api/schema.js';
+import type { FleetClient } from '../src/client/types.js';
+import { RegistryKeys } from '../src/registry/keys.js';
+import { UnitFile } from '../src/unit/unit-file.js';
 import {
   type ApiResponse,
   apiRequest,

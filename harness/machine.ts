@@ -29,7 +29,7 @@ import type { ExecOptions, Machine, Network } from './types.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** The project checkout (bound into every machine at the same path). */
-export const REPO_ROOT = resolve(here, '..', '..');
+export const REPO_ROOT = resolve(here, '..');
 export const BOOT_SCRIPT = join(here, 'boot-machine.sh');
 export const BOOT_TARGET = 'fleetfn-machine.target';
 

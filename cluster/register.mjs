@@ -1,5 +1,5 @@
 // Lets plain `node` run the cluster tool's TypeScript (and the harness and src/ modules it
-// imports) without a build step: `node --import ./functional/cluster/register.mjs <file.ts>`.
+// imports) without a build step: `node --import ./cluster/register.mjs <file.ts>`.
 // The product's build compiles only src/; the functional harness stays TypeScript.
 import { register } from 'node:module';
 

@@ -1,9 +1,9 @@
 // Talking to a machine's fleet API from the host, in-process: over the machine's unix socket
 // as /proc/<pid>/root shows it (the host has no route to the machines' addresses).
 import { request } from 'node:http';
-import type { ApiMachine, ApiUnit, ApiUnitState } from '../../src/api/schema.js';
-import { createHttpClient } from '../../src/client/http-client.js';
-import type { FleetClient } from '../../src/client/types.js';
+import type { ApiMachine, ApiUnit, ApiUnitState } from '../src/api/schema.js';
+import { createHttpClient } from '../src/client/http-client.js';
+import type { FleetClient } from '../src/client/types.js';
 import { apiEndpoint, apiSocketPath } from './fleet-units.js';
 
 export interface ApiResponse {

@@ -2,7 +2,7 @@
 // the cluster on the harness, records it in the state directory and then stays alive as the
 // harness's owner until `down`, a signal, or the cluster vanishing under it (`clean.sh --all`).
 //
-//   node --import ./functional/cluster/register.mjs functional/cluster/keeper.ts <state dir>
+//   node --import ./cluster/register.mjs cluster/keeper.ts <state dir>
 //
 // The request comes from <state dir>/request.json (written by `up`).
 import { existsSync, readFileSync, rmSync, unlinkSync } from 'node:fs';

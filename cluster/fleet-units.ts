@@ -31,7 +31,7 @@ export interface FleetConfOptions {
 
 export function renderFleetConf(o: FleetConfOptions): string {
   const lines = [
-    '# Written by the fleet cluster tool (functional/cluster).',
+    '# Written by the fleet cluster tool (cluster/).',
     `etcd_servers=${o.etcdEndpoint}`,
     `etcd_key_prefix=${o.keyPrefix}`,
     `public_ip=${o.publicIp}`,
