@@ -87,7 +87,7 @@ export interface ClusterOptions {
   ssh?: boolean | SshOptions;
 }
 
-/** The topology the conformance transcripts were recorded on (shared/conformance/README.md). */
+/** The topology the conformance transcripts were recorded on (test/fixtures/conformance/README.md). */
 export function conformanceOptions(): ClusterOptions {
   return {
     name: 'conformance',

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Boots a real systemd as PID 1 of its own namespaces over a copy-on-write view of the host.
-# See docs/harness.md and DESIGN.md section 5. Spawned by harness/machine.ts; run
+# See docs/harness.md. Spawned by harness/machine.ts; run
 # as root. Configuration comes from the environment:
 #
 #   FLEETFN_NAME        machine name (hostname, container=)

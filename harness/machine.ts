@@ -85,7 +85,7 @@ function findPid1(outerPid: number): number | undefined {
 }
 
 /**
- * Boots a machine (DESIGN.md section 5): cgroup directories of its own, fresh pid/mount/uts/
+ * Boots a machine (docs/harness.md): cgroup directories of its own, fresh pid/mount/uts/
  * ipc/cgroup/net namespaces, an overlay over `/`, a veth to the network's bridge, systemd as
  * PID 1 into a small target. Resolves once systemd runs (and, unless `wait: false`, once
  * `systemctl is-system-running --wait` says running or degraded).

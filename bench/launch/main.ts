@@ -1,6 +1,6 @@
 /**
- * The launch benchmark (issue 8, item 1; DESIGN.md section 6): `fleetctl start --no-block` of
- * 1,000 instances of one template on three real machines of the harness, timed from the
+ * The launch benchmark (target in docs/performance.md): `fleetctl start --no-block` of 1,000
+ * instances of one template on three real machines of the harness, timed from the
  * command to every unit active/running, against the floor set by systemd itself, measured in
  * the same run: freshly booted machines of the same build, the template installed and
  * systemd reloaded beforehand, `systemctl start --no-block` of each machine's share of the

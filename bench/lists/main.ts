@@ -1,6 +1,6 @@
 /**
- * The lists benchmark (issue 8, item 2; DESIGN.md section 6): whole-process `fleetctl
- * list-units` and `fleetctl list-unit-files` with 1,100 units running on three real machines
+ * The lists benchmark (targets in docs/performance.md): whole-process `fleetctl list-units`
+ * and `fleetctl list-unit-files` with 1,100 units running on three real machines
  * of the harness, and fleetctl's own cold start (`fleetctl version`) in the same run. Each
  * command runs from the host against the first machine's unix socket (API driver), several
  * times; prints the spread, the targets, and the CPU the answering fleetd spent per command.
@@ -40,7 +40,7 @@ const HELP = `Usage: npm run bench:lists -- [options]
   --help
 `;
 
-/** Targets of DESIGN.md section 6, whole process, with 1,100 units. */
+/** The project's targets (docs/performance.md), whole process, with 1,100 units. */
 const TARGETS: Readonly<Record<string, number>> = {
   'list-units': 200,
   'list-unit-files': 250,

@@ -1,6 +1,6 @@
 /**
- * The scale benchmark (issue 8, item 4; DESIGN.md section 6): a simulated cluster of 1,000
- * machines and 10,000 units against one real etcd. Every machine is a complete FleetServer
+ * The scale benchmark (targets in docs/performance.md): a simulated cluster of 1,000 machines
+ * and 10,000 units against one real etcd. Every machine is a complete FleetServer
  * with an in-memory unit manager, many of them per child process. Measures registration,
  * scheduling and launching of units submitted through the registry's UnitStore (as the API
  * does), etcd requests per unit, steady-state load, and rescheduling after 10 % of the
@@ -66,7 +66,7 @@ const HELP = `Usage: npm run bench:scale -- [options]
 
 const TARGET_SCHEDULE_MS = 10_000;
 const PLACEHOLDER_LEADER = 'scale-benchmark';
-/** DESIGN.md section 6: idle CPU under 1 % of a core, resident memory under 100 MB. */
+/** The project's targets: idle CPU under 1 % of a core, resident memory under 100 MB. */
 const TARGET_IDLE_CPU_SHARE = 0.01;
 const MIB = 1024 * 1024;
 const TARGET_RSS_BYTES = 100 * MIB;

@@ -1,6 +1,6 @@
 /**
- * The steady-state benchmark (issue 8, item 3; DESIGN.md section 6): three real machines of
- * the harness running 1,000 units started through fleet, then 30 s of nothing happening,
+ * The steady-state benchmark (targets in docs/performance.md): three real machines of the
+ * harness running 1,000 units started through fleet, then 30 s of nothing happening,
  * measured: each fleetd's CPU (its cgroup's `cpu.stat`) and resident memory (its
  * `/proc/<pid>/status`, sampled every second), with systemd, D-Bus and etcd alongside.
  * Targets: under 1 % of a core and under 100 MB per fleetd. Never fails on timing.

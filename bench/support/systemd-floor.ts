@@ -1,5 +1,5 @@
 /**
- * The floor set by systemd itself (DESIGN.md section 6): in freshly booted machines built the
+ * The floor set by systemd itself, against which the launch is judged: in freshly booted machines built the
  * same way as the cluster's, with the template already installed and systemd reloaded (not
  * counted), `systemctl start --no-block` of each machine's share of the instance names in one
  * call per machine, all machines at once, timed until every unit runs.

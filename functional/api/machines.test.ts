@@ -1,8 +1,8 @@
 // The machines resource of the HTTP API, as fleet's machines_test.go drove it: raw HTTP against
 // a member's TCP listener (fleet-tcp.socket, port 54728), here with curl from the harness
 // network namespace, on a cluster of two real systemd machines. Status codes, Content-Type and
-// bodies are those of spec section 3 and the original's recorded answers
-// (shared/conformance/api-golden.json).
+// bodies are those of the original's recorded answers
+// (test/fixtures/conformance/api-golden.json).
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   Cluster,

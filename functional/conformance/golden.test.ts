@@ -20,7 +20,7 @@ import { expectNoLeftovers } from '../fleetd/units.js';
 const unavailable = harnessUnavailable();
 const FLEETCTL = join(import.meta.dirname, '../../bin/fleetctl');
 
-/** Where we answer differently on purpose (shared/conformance/README.md, docs/api-v1.md). */
+/** Where we answer differently on purpose (test/fixtures/conformance/README.md, docs/api-v1.md). */
 const API_DEVIATIONS = ['units-put-create-invalid-desired-state'];
 
 /** A fresh cluster of the recorded topology for `run`, torn down whatever happens. */

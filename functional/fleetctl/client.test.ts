@@ -10,8 +10,9 @@ import {
 } from '../../cluster/index.js';
 import { harnessUnavailable, type RunResult, teardown } from '../../harness/index.js';
 import { run } from '../../harness/proc.js';
+import { show, tableRows } from '../fleetctl-output.js';
 import { expectNoLeftovers } from '../fleetd/units.js';
-import { CWD, FLEETCTL_BIN, PACKAGE_VERSION, show, tableRows } from './fixtures.js';
+import { CWD, FLEETCTL_BIN, PACKAGE_VERSION } from './fixtures.js';
 
 const unavailable = harnessUnavailable();
 if (unavailable !== undefined) console.warn(`functional harness skipped: ${unavailable}`);

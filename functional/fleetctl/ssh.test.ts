@@ -17,6 +17,7 @@ import {
   SshAgent,
 } from '../../cluster/index.js';
 import { harnessUnavailable, REPO_ROOT, type RunResult, teardown } from '../../harness/index.js';
+import { show } from '../fleetctl-output.js';
 import { expectNoLeftovers } from '../fleetd/units.js';
 
 const unavailable =
@@ -30,10 +31,6 @@ if (unavailable !== undefined) console.warn(`functional harness skipped: ${unava
 
 const EXAMPLES = join(REPO_ROOT, 'examples');
 const CHANGED_BANNER = 'REMOTE HOST IDENTIFICATION HAS CHANGED';
-
-function show(r: RunResult): string {
-  return `exit ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
-}
 
 describe.skipIf(unavailable !== undefined)('fleetctl over SSH to cluster machines', () => {
   let cluster: Cluster;

@@ -11,8 +11,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Cluster, ensureFreshBuild, waitFor } from '../../cluster/index.js';
 import { harnessUnavailable, type RunResult, teardown } from '../../harness/index.js';
 import { UnitFile } from '../../src/unit/unit-file.js';
+import { machineIdOf, show, tableRows } from '../fleetctl-output.js';
 import { expectNoLeftovers } from '../fleetd/units.js';
-import { CWD, example, machineIdOf, show, tableRows } from './fixtures.js';
+import { CWD, example } from './fixtures.js';
 
 const unavailable = harnessUnavailable();
 if (unavailable !== undefined) console.warn(`functional harness skipped: ${unavailable}`);

@@ -5,18 +5,13 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Cluster, ensureFreshBuild, waitFor } from '../../cluster/index.js';
 import { harnessUnavailable, teardown } from '../../harness/index.js';
-import type { ApiUnitState } from '../../src/api/schema.js';
+import { placement } from './guards.js';
 import { CONFLICT, count, expectNoLeftovers, PIN, sleep, sleeper } from './units.js';
 
 const unavailable = harnessUnavailable();
 if (unavailable !== undefined) console.warn(`functional harness skipped: ${unavailable}`);
 
 const ETCD_DOWN_MESSAGE = 'fleet server unable to communicate with etcd';
-
-/** unit name → machine ID, from the published states. */
-function placement(states: readonly ApiUnitState[]): Record<string, string> {
-  return Object.fromEntries(states.map((s) => [s.name, s.machineID ?? '']));
-}
 
 describe.skipIf(unavailable !== undefined)('fleetd in a cluster of three machines', () => {
   let cluster: Cluster;

@@ -1,4 +1,4 @@
-// The failures fleet's users hit (shared/spec/lessons.md §1.5), on three real systemd machines
+// The failures fleet's users hit (fleet #1289, #1690, #993), on three real systemd machines
 // against a three-member etcd: etcd members restarting, the whole etcd going away, etcd leader
 // changes, the engine leader dying mid-scheduling, destroy/resubmit races, fleetd SIGKILLed, and
 // a machine partitioned from etcd for longer than agent_ttl.
@@ -164,7 +164,7 @@ describe.skipIf(unavailable !== undefined)('fleetd through failures', () => {
   // What an operator expects when etcd goes away as a whole (every member stopped, then
   // started) while the machines stay up: nothing fleet runs is stopped or moved, however long
   // the outage. The machines did not fail, etcd did; fleet's users lost their units to exactly
-  // this (#1289, #1690). The outage here lasts four agent_ttl, longer than any lease, so the
+  // this (fleet #1289, #1690). The outage here lasts four agent_ttl, longer than any lease, so the
   // claim cannot pass merely because nothing had time to expire; long enough, too, for every
   // fleetd to back off between attempts to register again, which must not outlast the new
   // engine leader's grace once etcd is back.

@@ -21,6 +21,7 @@ import {
   randomMachineId,
   teardown,
 } from '../../harness/index.js';
+import { machineIdOf, show, tableRows } from '../fleetctl-output.js';
 import {
   busy,
   CONFLICT_GLOBAL,
@@ -65,23 +66,6 @@ interface UnitFileRow {
   state: string;
   /** Full machine ID, `global`, or `-`. */
   target: string;
-}
-
-function show(r: RunResult): string {
-  return `exit ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}`;
-}
-
-/** Rows of a `--no-legend` table, split on whitespace as fleet's harness did. */
-function tableRows(stdout: string): string[][] {
-  return stdout
-    .split('\n')
-    .filter((line) => line.trim() !== '')
-    .map((line) => line.trim().split(/\s+/));
-}
-
-/** `<machine ID>/<ip>` → the machine ID; `-` and `global` stay. */
-function machineIdOf(cell: string | undefined): string {
-  return (cell ?? '-').split('/')[0] ?? '-';
 }
 
 /** unit name → machine ID, from list-units rows (each unit once). */
@@ -538,7 +522,7 @@ describe.skipIf(unavailable !== undefined)('scheduling on three machines (fleetc
     for (const m of members())
       expect(await activeState(m, `metadata@${m.id}.service`)).toBe('active');
 
-    // It fails with the messages and exit status of fleet's fleetctl (shared/conformance,
+    // It fails with the messages and exit status of fleet's fleetctl (the fleetctl transcript,
     // step start-unschedulable), and stays unscheduled.
     const failed = await invalid;
     expect(failed.code, show(failed)).toBe(1);

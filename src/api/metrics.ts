@@ -1,7 +1,7 @@
 /**
  * Counters and gauges rendered in the Prometheus text format (0.0.4) that fleet's `/metrics`
  * served. fleetd owns one registry; the engine registers the `fleet_engine_*` families of
- * fleet (reference §1.13) and the API renders whatever is registered.
+ * fleet and the API renders whatever is registered.
  */
 
 export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4';

@@ -1,7 +1,7 @@
 import type { MetricsRegistry } from '../api/metrics.js';
 import type { EngineMetrics } from '../engine/metrics.js';
 
-/** The engine's series under fleet's metric names (spec 1.13). */
+/** The engine's series under fleet's metric names. */
 export function engineMetricsOn(registry: MetricsRegistry): EngineMetrics {
   const leaderStart = registry.gauge(
     'fleet_engine_leader_start_time',

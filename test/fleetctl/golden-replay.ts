@@ -71,7 +71,7 @@ export function substitutePlaceholders(text: string, machines: MachineNames): st
   });
 }
 
-/** The normalisations of README §3, applied alike to recorded and actual output. */
+/** The normalisations of the transcripts' README, applied alike to recorded and actual output. */
 export function normalise(
   text: string,
   step: GoldenStep,
@@ -258,7 +258,7 @@ export function endpointOf(fleetctl: string): string | undefined {
   return undefined;
 }
 
-/** README §3's environment: no FLEETCTL_* or SSH_AUTH_SOCK, a fresh HOME, then the step's. */
+/** The transcripts' recorded environment: no FLEETCTL_* or SSH_AUTH_SOCK, a fresh HOME, then the step's. */
 function stepEnvironment(step: GoldenStep, home: string, extra: Record<string, string>) {
   const env: Record<string, string> = {};
   for (const [name, value] of Object.entries(process.env)) {
