@@ -3,6 +3,7 @@ import type { JobState } from '../job/types.js';
 import type { UnitFile } from '../unit/unit-file.js';
 import { RegistryKeys } from './keys.js';
 import type { Machine, MachineStore } from './machine-store.js';
+import { DEFAULT_PAGE_SIZE } from './paged-range.js';
 import { PrefixSnapshot, readSnapshots } from './prefix-snapshot.js';
 import type { StateStore, UnitState } from './state-store.js';
 import type { StoredUnit, UnitStore } from './unit-store.js';
@@ -64,13 +65,26 @@ export class ClusterView {
     private readonly unitStore: UnitStore,
     private readonly machineStore: MachineStore,
     private readonly stateStore: StateStore,
+    pageSize = DEFAULT_PAGE_SIZE,
   ) {
-    this.unitRecords = new PrefixSnapshot(etcd, keys.unitsPrefix, (kvs) => unitStore.fromKvs(kvs));
-    this.placementRecords = new PrefixSnapshot(etcd, keys.placementsPrefix, (kvs) =>
-      this.decodePlacements(kvs),
+    const paged = { pageSize };
+    this.unitRecords = new PrefixSnapshot(
+      etcd,
+      keys.unitsPrefix,
+      (kvs) => unitStore.fromKvs(kvs),
+      paged,
     );
-    this.stateRecords = new PrefixSnapshot(etcd, keys.statesPrefix, (kvs) =>
-      stateStore.fromKvs(kvs),
+    this.placementRecords = new PrefixSnapshot(
+      etcd,
+      keys.placementsPrefix,
+      (kvs) => this.decodePlacements(kvs),
+      paged,
+    );
+    this.stateRecords = new PrefixSnapshot(
+      etcd,
+      keys.statesPrefix,
+      (kvs) => stateStore.fromKvs(kvs),
+      paged,
     );
   }
 

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type IKeyValue, type IWatchResponse, type Namespace, Range, type Watcher } from 'etcd3';
+import type { IKeyValue, IWatchResponse, Namespace, Watcher } from 'etcd3';
+import { DEFAULT_PAGE_SIZE, readPrefix } from './paged-range.js';
 
 /** A key as the list saw it. */
 export interface KeyValueRecord {
@@ -41,8 +42,6 @@ export interface WatchHandle {
   stop(): Promise<void>;
 }
 
-// Kept well below grpc-js's 4 MiB default limit on one received message, even for unit files.
-const DEFAULT_PAGE_SIZE = 500;
 const RETRY_INITIAL_MS = 100;
 const RETRY_MAX_MS = 5_000;
 // etcd3's Watcher.cancel() waits for an answer that may never come (see releaseWatcher).
@@ -154,22 +153,11 @@ class PrefixListWatch implements WatchHandle {
   }
 
   private async list(): Promise<void> {
-    const whole = Range.prefix(this.prefix);
-    const records: KeyValueRecord[] = [];
-    let revision: string | undefined;
-    let start = whole.start;
-    for (;;) {
-      const query = this.client.getAll().inRange(new Range(start, whole.end)).limit(this.pageSize);
-      // Later pages read at the first page's revision, so the pages form one snapshot.
-      if (revision !== undefined) query.revision(revision);
-      const page = await query.exec();
-      if (this.stopped) return;
-      revision ??= page.header.revision;
-      records.push(...page.kvs.map(toRecord));
-      const last = page.kvs.at(-1);
-      if (!page.more || last === undefined) break;
-      start = Buffer.concat([last.key, Buffer.from([0])]);
-    }
+    const { revision, kvs } = await readPrefix(this.client, this.prefix, {
+      pageSize: this.pageSize,
+    });
+    if (this.stopped) return;
+    const records = kvs.map(toRecord);
     const snapshotRevision = BigInt(revision);
     this.needsList = false;
     this.resumeRevision = snapshotRevision + 1n;

@@ -1,5 +1,6 @@
 import type { Etcd3 } from 'etcd3';
 import { RegistryKeys } from './keys.js';
+import { DEFAULT_PAGE_SIZE, readPrefix } from './paged-range.js';
 import { decodeRecord, type MachineRecord, machineRecordSchema } from './records.js';
 import { commitAll } from './txn.js';
 import type { BadRecordHandler } from './unit-store.js';
@@ -24,14 +25,19 @@ export class MachineStore {
     private readonly etcd: Etcd3,
     private readonly keys: RegistryKeys,
     private readonly onBadRecord: BadRecordHandler,
+    private readonly pageSize = DEFAULT_PAGE_SIZE,
   ) {}
 
   /** Live machines, sorted by ID. */
   async list(): Promise<Machine[]> {
-    const [machines, metadata] = await Promise.all([
-      this.etcd.getAll().prefix(this.keys.machinesPrefix).exec(),
-      this.etcd.getAll().prefix(this.keys.allMachineMetadataPrefix).exec(),
-    ]);
+    const machines = await readPrefix(this.etcd, this.keys.machinesPrefix, {
+      pageSize: this.pageSize,
+    });
+    // At the same revision, so that metadata and the machines it belongs to agree.
+    const metadata = await readPrefix(this.etcd, this.keys.allMachineMetadataPrefix, {
+      pageSize: this.pageSize,
+      revision: machines.revision,
+    });
     const dynamic = new Map<string, Map<string, string>>();
     for (const kv of metadata.kvs) {
       const pair = RegistryKeys.pairUnder(this.keys.allMachineMetadataPrefix, kv.key.toString());

@@ -1,5 +1,6 @@
 import type { Etcd3 } from 'etcd3';
 import { listThenWatch, type WatchHandle } from './list-watch.js';
+import { readPrefix } from './paged-range.js';
 
 /** A key's value and the revision that last wrote it (the base of optimistic writes). */
 export interface MirroredValue {
@@ -57,7 +58,7 @@ export class PrefixMirror {
 
   /** Replaces the copy with a fresh listing: the periodic path when watches are disabled. */
   async relist(): Promise<void> {
-    const response = await this.etcd.getAll().prefix(this.prefix).exec();
+    const response = await readPrefix(this.etcd, this.prefix);
     this.entries.clear();
     for (const kv of response.kvs) {
       this.entries.set(kv.key.toString(), {
@@ -65,7 +66,7 @@ export class PrefixMirror {
         modRevision: kv.mod_revision,
       });
     }
-    this.advance(BigInt(response.header.revision));
+    this.advance(BigInt(response.revision));
     this.onChange();
   }
 

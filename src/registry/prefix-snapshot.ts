@@ -1,4 +1,5 @@
 import type { Etcd3, IKeyValue } from 'etcd3';
+import { DEFAULT_PAGE_SIZE, readPrefix } from './paged-range.js';
 
 /** How long a snapshot nobody read is kept: the pages of one listing come well within it. */
 const DEFAULT_IDLE_MS = 10_000;
@@ -25,7 +26,7 @@ export class PrefixSnapshot<T> {
     private readonly etcd: Etcd3,
     private readonly prefix: string,
     private readonly decode: (kvs: readonly IKeyValue[]) => T | Promise<T>,
-    private readonly idleMs = DEFAULT_IDLE_MS,
+    private readonly options: { idleMs?: number; pageSize?: number } = {},
   ) {}
 
   /** The prefix's current content, decoded. Callers share it and must not change it. */
@@ -69,20 +70,19 @@ export class PrefixSnapshot<T> {
         return this.keep({ ...held, revision: probed.header.revision }).value;
       }
     }
-    const { header, kvs } = await this.etcd.getAll().prefix(this.prefix).exec();
+    const { revision: readAt, kvs } = await readPrefix(this.etcd, this.prefix, {
+      pageSize: this.options.pageSize ?? DEFAULT_PAGE_SIZE,
+    });
     const value = await this.decode(kvs);
-    return this.keep({
-      fingerprint: fingerprintOf(kvs.length, kvs),
-      revision: header.revision,
-      value,
-    }).value;
+    return this.keep({ fingerprint: fingerprintOf(kvs.length, kvs), revision: readAt, value })
+      .value;
   }
 
   private keep(held: { fingerprint: string; revision: string; value: T }) {
     this.held = held;
     if (this.idleTimer !== null) this.idleTimer.refresh();
     else {
-      this.idleTimer = setTimeout(() => this.clear(), this.idleMs);
+      this.idleTimer = setTimeout(() => this.clear(), this.options.idleMs ?? DEFAULT_IDLE_MS);
       this.idleTimer.unref();
     }
     return held;

@@ -2,6 +2,7 @@ import type { Etcd3 } from 'etcd3';
 import { ClusterView } from './cluster-view.js';
 import { RegistryKeys } from './keys.js';
 import { MachineStore } from './machine-store.js';
+import { DEFAULT_PAGE_SIZE } from './paged-range.js';
 import { ScheduleWriter } from './schedule-writer.js';
 import { StateStore } from './state-store.js';
 import { UnitFileCache } from './unit-file-cache.js';
@@ -23,12 +24,25 @@ export interface Registry {
   onBadRecord: BadRecordHandler;
 }
 
-export function openRegistry(etcd: Etcd3, prefix: string, onBadRecord: BadRecordHandler): Registry {
+/** Limits that tests set small; the defaults suit production. */
+export interface RegistryOptions {
+  /** Keys per Range request when a whole prefix is read. */
+  pageSize?: number;
+  /** Bytes of unit-body text the cache may hold. */
+  bodyCacheBytes?: number;
+}
+
+export function openRegistry(
+  etcd: Etcd3,
+  prefix: string,
+  onBadRecord: BadRecordHandler,
+  { pageSize = DEFAULT_PAGE_SIZE, bodyCacheBytes }: RegistryOptions = {},
+): Registry {
   const keys = new RegistryKeys(prefix);
-  const bodies = new UnitFileCache(etcd, keys);
-  const units = new UnitStore(etcd, keys, bodies, onBadRecord);
-  const machines = new MachineStore(etcd, keys, onBadRecord);
-  const states = new StateStore(etcd, keys, onBadRecord);
+  const bodies = new UnitFileCache(etcd, keys, bodyCacheBytes);
+  const units = new UnitStore(etcd, keys, bodies, onBadRecord, pageSize);
+  const machines = new MachineStore(etcd, keys, onBadRecord, pageSize);
+  const states = new StateStore(etcd, keys, onBadRecord, pageSize);
   return {
     etcd,
     keys,
@@ -36,9 +50,9 @@ export function openRegistry(etcd: Etcd3, prefix: string, onBadRecord: BadRecord
     units,
     machines,
     states,
-    cluster: new ClusterView(etcd, keys, units, machines, states),
+    cluster: new ClusterView(etcd, keys, units, machines, states, pageSize),
     scheduleWriter: new ScheduleWriter(etcd, keys),
-    unitFileCollector: new UnitFileCollector(etcd, keys),
+    unitFileCollector: new UnitFileCollector(etcd, keys, { pageSize }),
     onBadRecord,
   };
 }

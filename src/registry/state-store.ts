@@ -1,5 +1,6 @@
 import type { Etcd3, IKeyValue } from 'etcd3';
 import { RegistryKeys } from './keys.js';
+import { DEFAULT_PAGE_SIZE, readPrefix } from './paged-range.js';
 import { decodeRecord, type UnitStateRecord, unitStateRecordSchema } from './records.js';
 import type { BadRecordHandler } from './unit-store.js';
 
@@ -15,11 +16,15 @@ export class StateStore {
     private readonly etcd: Etcd3,
     private readonly keys: RegistryKeys,
     private readonly onBadRecord: BadRecordHandler,
+    private readonly pageSize = DEFAULT_PAGE_SIZE,
   ) {}
 
   /** Every published state, sorted by unit name, then machine ID. */
   async list(): Promise<UnitState[]> {
-    return this.fromKvs((await this.etcd.getAll().prefix(this.keys.statesPrefix).exec()).kvs);
+    const { kvs } = await readPrefix(this.etcd, this.keys.statesPrefix, {
+      pageSize: this.pageSize,
+    });
+    return this.fromKvs(kvs);
   }
 
   /** The states stored in `kvs` (a read of the whole states prefix), sorted as `list`'s. */
@@ -31,8 +36,10 @@ export class StateStore {
 
   /** The states of one unit, one per machine that reports it, sorted by machine ID. */
   async forUnit(name: string): Promise<UnitState[]> {
-    const response = await this.etcd.getAll().prefix(this.keys.unitStatesPrefix(name)).exec();
-    return this.decode(response.kvs).sort((a, b) => compare(a.machineID, b.machineID));
+    const { kvs } = await readPrefix(this.etcd, this.keys.unitStatesPrefix(name), {
+      pageSize: this.pageSize,
+    });
+    return this.decode(kvs).sort((a, b) => compare(a.machineID, b.machineID));
   }
 
   private decode(kvs: ReadonlyArray<{ key: Buffer; value: Buffer }>): UnitState[] {

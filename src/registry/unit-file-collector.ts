@@ -1,9 +1,8 @@
-import { type Etcd3, Range } from 'etcd3';
+import type { Etcd3 } from 'etcd3';
 import { RegistryKeys } from './keys.js';
+import { DEFAULT_PAGE_SIZE, readPrefix } from './paged-range.js';
 import { decodeRecord, unitRecordSchema } from './records.js';
 
-/** Keys per Range request while listing. */
-const PAGE_SIZE = 1_000;
 /** Guarded deletes per transaction (two operations each, under etcd's cap of 128). */
 const DELETES_PER_TXN = 60;
 /** How long a sweep waits for more destroys or replacements of the same burst. */
@@ -58,7 +57,7 @@ export class UnitFileCollector {
   constructor(
     private readonly etcd: Etcd3,
     private readonly keys: RegistryKeys,
-    private readonly delayMs: number = DEFAULT_DELAY_MS,
+    private readonly options: { delayMs?: number; pageSize?: number } = {},
   ) {}
 
   /** A unit was destroyed or its content replaced: sweep shortly. */
@@ -68,7 +67,7 @@ export class UnitFileCollector {
       return;
     }
     if (this.timer !== null) return;
-    this.timer = setTimeout(() => this.start(), this.delayMs);
+    this.timer = setTimeout(() => this.start(), this.options.delayMs ?? DEFAULT_DELAY_MS);
     this.timer.unref();
   }
 
@@ -102,46 +101,28 @@ export class UnitFileCollector {
    * when a unit record cannot be read, as it may reference any body.
    */
   async sweep(): Promise<number> {
-    const { revision, kvs: units } = await this.list(this.keys.unitsPrefix, false);
+    const pageSize = this.options.pageSize ?? DEFAULT_PAGE_SIZE;
+    const { revision, kvs: units } = await readPrefix(this.etcd, this.keys.unitsPrefix, {
+      pageSize,
+    });
     const referenced = new Set<string>();
     for (const { key, value } of units) {
       try {
-        referenced.add(decodeRecord(unitRecordSchema, key, value).hash);
+        referenced.add(decodeRecord(unitRecordSchema, key.toString(), value.toString()).hash);
       } catch {
         return 0;
       }
     }
-    const bodies = await this.list(this.keys.unitFilesPrefix, true, revision);
+    // Keys only: bodies are up to 1 MiB each.
+    const bodies = await readPrefix(this.etcd, this.keys.unitFilesPrefix, {
+      keysOnly: true,
+      revision,
+      pageSize,
+    });
     const unused = bodies.kvs
-      .map(({ key }) => RegistryKeys.nameUnder(this.keys.unitFilesPrefix, key))
+      .map(({ key }) => RegistryKeys.nameUnder(this.keys.unitFilesPrefix, key.toString()))
       .filter((hash): hash is string => hash !== null && !referenced.has(hash));
     if (unused.length === 0) return 0;
-    return removeBodiesUnchangedSince(this.etcd, this.keys, unused, revision);
-  }
-
-  /** Every key under `prefix` at one revision (the given one, or the first page's), paged. */
-  private async list(
-    prefix: string,
-    keysOnly: boolean,
-    atRevision?: bigint,
-  ): Promise<{ revision: bigint; kvs: Array<{ key: string; value: string }> }> {
-    const kvs: Array<{ key: string; value: string }> = [];
-    let revision = atRevision;
-    const whole = Range.prefix(prefix);
-    let from = whole.start;
-    for (;;) {
-      const page = await this.etcd.kv.range({
-        key: from,
-        range_end: whole.end,
-        limit: PAGE_SIZE,
-        keys_only: keysOnly,
-        ...(revision !== undefined && { revision: revision.toString() }),
-      });
-      revision ??= BigInt(page.header.revision);
-      for (const kv of page.kvs) kvs.push({ key: kv.key.toString(), value: kv.value.toString() });
-      const last = page.kvs.at(-1);
-      if (!page.more || last === undefined) return { revision, kvs };
-      from = Buffer.concat([last.key, Buffer.from([0])]);
-    }
+    return removeBodiesUnchangedSince(this.etcd, this.keys, unused, BigInt(revision));
   }
 }

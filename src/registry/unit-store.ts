@@ -3,6 +3,7 @@ import { isGlobalUnit } from '../job/requirements.js';
 import type { JobState } from '../job/types.js';
 import type { UnitFile } from '../unit/unit-file.js';
 import type { RegistryKeys } from './keys.js';
+import { DEFAULT_PAGE_SIZE, readPrefix } from './paged-range.js';
 import {
   decodeRecord,
   encodeRecord,
@@ -69,18 +70,31 @@ export class UnitStore {
     private readonly keys: RegistryKeys,
     private readonly bodies: UnitFileCache,
     private readonly onBadRecord: BadRecordHandler,
+    private readonly pageSize = DEFAULT_PAGE_SIZE,
   ) {}
 
+  /**
+   * The unit, or null when there is none or its record or body is unusable (reported). A body
+   * that could not be read for another reason (etcd unavailable) throws: taken for absent, it
+   * would answer 404 and lead a client to create the unit again.
+   */
   async get(name: string): Promise<StoredUnit | null> {
     const key = this.keys.unit(name);
     const value = await this.etcd.get(key).string();
     if (value === null) return null;
-    return this.toStoredUnit(key, value);
+    try {
+      return await this.decode(key, value);
+    } catch (err) {
+      if (!isUnusable(err)) throw err;
+      this.onBadRecord(key, err);
+      return null;
+    }
   }
 
   /** Every unit, sorted by name; unusable records are reported and left out. */
   async list(): Promise<StoredUnit[]> {
-    return this.fromKvs((await this.etcd.getAll().prefix(this.keys.unitsPrefix).exec()).kvs);
+    const { kvs } = await readPrefix(this.etcd, this.keys.unitsPrefix, { pageSize: this.pageSize });
+    return this.fromKvs(kvs);
   }
 
   /**
@@ -96,9 +110,7 @@ export class UnitStore {
         try {
           return await this.decode(key, kv.value.toString());
         } catch (err) {
-          if (!(err instanceof RecordDecodeError || err instanceof UnitFileNotFoundError)) {
-            throw err;
-          }
+          if (!isUnusable(err)) throw err;
           this.onBadRecord(key, err);
           return null;
         }
@@ -109,8 +121,7 @@ export class UnitStore {
 
   /** Creates the unit, or replaces its content; its desired state becomes `desiredState`. */
   async put(name: string, unitFile: UnitFile, desiredState: JobState): Promise<void> {
-    this.bodies.remember(unitFile.hash, unitFile.serialized);
-    const stored = await this.bodies.get(unitFile.hash);
+    const stored = this.bodies.remember(unitFile.hash, unitFile.serialized);
     // Most puts create a unit: that is tried first, in one transaction and no read.
     await this.write(
       name,
@@ -132,8 +143,7 @@ export class UnitStore {
     unitFile: UnitFile,
     desiredState: JobState,
   ): Promise<StoredUnit | null> {
-    this.bodies.remember(unitFile.hash, unitFile.serialized);
-    const stored = await this.bodies.get(unitFile.hash);
+    const stored = this.bodies.remember(unitFile.hash, unitFile.serialized);
     let existing: UnitRecord | null = null;
     await this.write(
       name,
@@ -174,15 +184,6 @@ export class UnitStore {
       return null;
     });
     return found;
-  }
-
-  private async toStoredUnit(key: string, value: string): Promise<StoredUnit | null> {
-    try {
-      return await this.decode(key, value);
-    } catch (err) {
-      this.onBadRecord(key, err as Error);
-      return null;
-    }
   }
 
   /** A record with its parsed body; throws what decoding or reading the body threw. */
@@ -328,6 +329,11 @@ interface UnitWrite {
   /** The canonical text to store under the record's hash, when it may be new. */
   body?: string;
   global: boolean;
+}
+
+/** A stored value that will never read (as opposed to a read that failed this time). */
+function isUnusable(err: unknown): err is RecordDecodeError | UnitFileNotFoundError {
+  return err instanceof RecordDecodeError || err instanceof UnitFileNotFoundError;
 }
 
 function byName(a: { name: string }, b: { name: string }): number {

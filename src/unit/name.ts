@@ -121,3 +121,21 @@ export function validateUnitName(name: string): string | null {
   if (name.startsWith('@')) return 'unit name cannot start in "@"';
   return null;
 }
+
+/** Linux's `NAME_MAX`: the longest name a unit's file in the units directory may have. */
+export const UNIT_FILE_NAME_MAX_BYTES = 255;
+
+/**
+ * The check for a unit about to be stored (API writes, single or batch, and fleetctl before
+ * it sends anything): fleet's `ValidateName`, then the file-name limit it lacked. fleet
+ * accepted a 256-byte name (conformance vector `name-len-256`) that no agent could ever
+ * write to disk, so that failed on every pass; this deviation refuses it up front.
+ */
+export function validateSubmittedUnitName(name: string): string | null {
+  const problem = validateUnitName(name);
+  if (problem !== null) return problem;
+  if (Buffer.byteLength(name, 'utf8') > UNIT_FILE_NAME_MAX_BYTES) {
+    return `unit name exceeds maximum file name length (${UNIT_FILE_NAME_MAX_BYTES} bytes)`;
+  }
+  return null;
+}

@@ -1,4 +1,4 @@
-import { Etcd3 } from 'etcd3';
+import { Etcd3, GRPCUnavailableError } from 'etcd3';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { UnitFile } from '../../src/unit/unit-file.js';
 import { type EtcdCluster, startEtcd } from '../support/etcd.js';
@@ -122,6 +122,17 @@ describe('PUT /fleet/v1/units/<name>', () => {
     [`${'a'.repeat(250)}.service`, 'unit name exceeds maximum length (256)'],
   ])('refuses the unit name in %s', async (name, message) => {
     expectError(await put(name, { options: OPTIONS }), 400, message);
+  });
+
+  it('refuses a name fleet accepted but no unit file can have (deviation, vector name-len-256)', async () => {
+    const name = `${'a'.repeat(248)}.service`;
+    expectError(
+      await put(name, { options: OPTIONS, desiredState: 'launched' }),
+      400,
+      'unit name exceeds maximum file name length (255 bytes)',
+    );
+    expect(await stored()).toEqual([]);
+    expect((await put(`${'a'.repeat(247)}.service`, { options: OPTIONS })).status).toBe(201);
   });
 
   it('creates a unit, inactive unless told otherwise, answering 201 without body or Content-Type', async () => {
@@ -356,6 +367,47 @@ describe('GET and DELETE /fleet/v1/units/<name>', () => {
     expect(await bodies()).toEqual([new UnitFile(changed).hash]);
     expect((await del('a.service')).status).toBe(204);
     expect(await bodies()).toEqual([]);
+  });
+
+  it('answers 500, never 404, when a unit body cannot be read for a reason other than its absence', async () => {
+    expect((await put('a.service', { options: OPTIONS })).status).toBe(201);
+    // A second fleetd on the same registry, whose cache is cold and whose etcd replies to
+    // body reads fail as they do while etcd is unavailable; unit records still read.
+    const flaky = new Etcd3(etcd.clientOptions());
+    const bodiesPrefix = api.registry.keys.unitFilesPrefix;
+    const range = flaky.kv.range.bind(flaky.kv);
+    flaky.kv.range = (request, callOptions) =>
+      Buffer.from(request.key ?? '')
+        .toString()
+        .startsWith(bodiesPrefix)
+        ? Promise.reject(new GRPCUnavailableError('injected: etcd unavailable'))
+        : range(request, callOptions);
+    const other = await startApi(flaky, { prefix: api.registry.keys.prefix });
+    try {
+      const request = (method: string, body?: unknown) =>
+        sendRaw(other.baseUrl, {
+          method,
+          path: '/fleet/v1/units/a.service',
+          headers: JSON_HEADERS,
+          ...(body !== undefined && { body: JSON.stringify(body) }),
+        });
+      expectError(await request('GET'), 500, '');
+      expectError(await request('PUT', { desiredState: 'launched' }), 500, '');
+      // Invalid options take the path that reads the unit first; a unit taken for absent
+      // would have them judged as a new unit's (400).
+      const invalid = [{ section: 'X-Fleet', name: 'Global', value: 'true' }, ...OPTIONS];
+      expectError(
+        await request('PUT', {
+          options: [...invalid, { section: 'X-Fleet', name: 'MachineID', value: 'x' }],
+        }),
+        500,
+        '',
+      );
+      expect(await stored()).toEqual([['a.service', new UnitFile(OPTIONS).hash, 'inactive']]);
+    } finally {
+      await other.close();
+      flaky.close();
+    }
   });
 
   it("escapes &, < and > in unit text as Go's encoder did", async () => {

@@ -109,6 +109,19 @@ describe('submit, load and start', () => {
     expect(result.exitCode).toBe(1);
   });
 
+  it('refuses a unit name no file can have before sending anything (deviation, vector name-len-256)', async () => {
+    const cluster = threeMachines();
+    const cwd = await unitDirectory({ 'web@.service': HELLO });
+    const instance = `web@${'a'.repeat(244)}.service`;
+    const result = await runInProcess(['start', instance], { cluster, cwd });
+    expect(result).toEqual({
+      exitCode: 1,
+      stdout: '',
+      stderr: 'Error creating units: unit name exceeds maximum file name length (255 bytes)\n',
+    });
+    expect(cluster.calls).toEqual([]);
+  });
+
   it('refuses the deprecated --sign', async () => {
     const result = await runInProcess(['submit', '--sign', 'x.service'], {
       cluster: threeMachines(),

@@ -75,7 +75,7 @@ describe('unit file collector', () => {
 
   it('runs the sweeps asked for in a burst once, and flush runs a due sweep at once', async () => {
     const registry = etcd.freshRegistry();
-    const collector = new UnitFileCollector(registry.etcd, registry.keys, 60_000);
+    const collector = new UnitFileCollector(registry.etcd, registry.keys, { delayMs: 60_000 });
     for (const [name, unit] of [
       ['a.service', one],
       ['b.service', two],
@@ -91,7 +91,7 @@ describe('unit file collector', () => {
 
   it('sweeps on its own shortly after being asked', async () => {
     const registry = etcd.freshRegistry();
-    const collector = new UnitFileCollector(registry.etcd, registry.keys, 10);
+    const collector = new UnitFileCollector(registry.etcd, registry.keys, { delayMs: 10 });
     await registry.units.put('a.service', one, 'launched');
     await registry.units.destroy('a.service');
     collector.sweepSoon();

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { GRPCUnavailableError } from 'etcd3';
 import { describe, expect, it } from 'vitest';
 import { openRegistry, type Registry } from '../../src/registry/registry.js';
 import { UnitFile } from '../../src/unit/unit-file.js';
@@ -67,6 +68,28 @@ describe('unit store', () => {
     const names = (await registry.units.list()).map((unit) => unit.name);
     expect(names).toEqual(['a.service', 'b.service']);
     expect(badRecords).toContain(registry.keys.unit('broken.service'));
+  });
+
+  it('takes a unit whose body is gone for absent, reporting it, but fails when a body read fails', async () => {
+    const writer = freshRegistry();
+    await writer.units.put('a.service', hello, 'inactive');
+    await writer.etcd.delete().key(writer.keys.unitFile(hello.hash));
+    const reader = openRegistry(etcd.client(), writer.keys.prefix, (key) => badRecords.push(key));
+    expect(await reader.units.get('a.service')).toBeNull();
+    expect(badRecords).toContain(writer.keys.unit('a.service'));
+
+    await writer.units.put('b.service', global, 'inactive');
+    const unavailable = etcd.client();
+    const bodiesPrefix = writer.keys.unitFilesPrefix;
+    const range = unavailable.kv.range.bind(unavailable.kv);
+    unavailable.kv.range = (request, callOptions) =>
+      Buffer.from(request.key ?? '')
+        .toString()
+        .startsWith(bodiesPrefix)
+        ? Promise.reject(new GRPCUnavailableError('injected: etcd unavailable'))
+        : range(request, callOptions);
+    const cut = openRegistry(unavailable, writer.keys.prefix, (key) => badRecords.push(key));
+    await expect(cut.units.get('b.service')).rejects.toThrow('injected: etcd unavailable');
   });
 
   it('keeps a scheduled unit’s schedule entry in step with its desired state', async () => {

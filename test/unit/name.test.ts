@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { mangleUnitArgument, unitNameInfo, validateUnitName } from '../../src/unit/name.js';
+import {
+  mangleUnitArgument,
+  unitNameInfo,
+  validateSubmittedUnitName,
+  validateUnitName,
+} from '../../src/unit/name.js';
 
 describe('unit names', () => {
   it.each([
@@ -24,6 +29,24 @@ describe('unit names', () => {
       expect(validateUnitName(name)).toBeNull();
     },
   );
+
+  describe('a name about to be stored', () => {
+    const fileNameLimit = 'unit name exceeds maximum file name length (255 bytes)';
+
+    it('refuses a 256-byte name that fleet accepted (vector name-len-256), as no file can have it', () => {
+      const name = `${'a'.repeat(248)}.service`;
+      expect(validateUnitName(name)).toBeNull();
+      expect(validateSubmittedUnitName(name)).toBe(fileNameLimit);
+    });
+
+    it("accepts 255 bytes and keeps fleet's message past 256", () => {
+      expect(validateSubmittedUnitName(`${'a'.repeat(247)}.service`)).toBeNull();
+      expect(validateSubmittedUnitName(`${'a'.repeat(249)}.service`)).toBe(
+        'unit name exceeds maximum length (256)',
+      );
+      expect(validateSubmittedUnitName('foo')).toBe('unit name must contain "."');
+    });
+  });
 
   it('splits instances at the first @ and the last dot', () => {
     expect(unitNameInfo('foo.1@bar@baz.service')).toEqual({

@@ -4,7 +4,7 @@ import { InvalidJobStateError, parseJobState } from '../../job/job.js';
 import { isJobState, type JobState } from '../../job/types.js';
 import { validateUnitOptions } from '../../job/validate-options.js';
 import type { StoredUnit } from '../../registry/unit-store.js';
-import { unitNameInfo, validateUnitName } from '../../unit/name.js';
+import { unitNameInfo, validateSubmittedUnitName } from '../../unit/name.js';
 import { UnitFile } from '../../unit/unit-file.js';
 import { toApiUnit } from '../entities.js';
 import { extractPage } from '../page-token.js';
@@ -115,7 +115,7 @@ async function putUnit(
     );
     return;
   }
-  const invalidName = validateUnitName(name);
+  const invalidName = validateSubmittedUnitName(name);
   if (invalidName !== null) {
     sendError(res, 400, invalidName);
     return;

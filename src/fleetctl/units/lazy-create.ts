@@ -3,7 +3,12 @@ import type { ApiUnit } from '../../api/schema.js';
 import { quoteString } from '../../go/text.js';
 import { unrecognizedRequirements } from '../../job/requirements.js';
 import { validateUnitOptions } from '../../job/validate-options.js';
-import { type UnitNameInfo, unitNameInfo, validateUnitName } from '../../unit/name.js';
+import {
+  type UnitNameInfo,
+  unitNameInfo,
+  validateSubmittedUnitName,
+  validateUnitName,
+} from '../../unit/name.js';
 import type { UnitFile } from '../../unit/unit-file.js';
 import type { CommandContext } from '../context.js';
 import { LocalUnits } from './local-unit.js';
@@ -61,6 +66,12 @@ export async function lazyCreateUnits(
       reads: info?.isInstance ? [info.template] : [],
       writes: [name],
       run: async (turn) => {
+        // A name fleet's validator accepts but no unit file can have (vector name-len-256)
+        // is refused before any request; other invalid names fail where fleet failed them.
+        if (validateUnitName(name) === null) {
+          const problem = validateSubmittedUnitName(name);
+          if (problem !== null) throw new Error(problem);
+        }
         const creator = new UnitCreator(recordingContext(context, turn.output), shared);
         const existing = await creator.needsCreating(arg, name);
         if (existing !== 'create') return { name, created: false, read: existing };
@@ -323,7 +334,7 @@ class UnitCreator {
    * `[X-Fleet]` keys, and creates the unit without a desired state, so it is `inactive`.
    */
   async create(name: string, unitFile: UnitFile, turn: JobTurn): Promise<void> {
-    const nameError = validateUnitName(name);
+    const nameError = validateSubmittedUnitName(name);
     if (nameError !== null) throw new Error(nameError);
     const optionsError = validateUnitOptions(unitFile.options);
     if (optionsError !== null) throw new Error(optionsError);
