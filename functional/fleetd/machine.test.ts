@@ -226,6 +226,69 @@ describe.skipIf(unavailable !== undefined)('fleetd in a real machine', () => {
     expect(await cluster.unitFiles(m)).toEqual(['survivor.service']);
   });
 
+  it('carries on after the bus daemon restarts: stop and start take effect, a running unit keeps its MainPID, the journal and /metrics tell the cut-off', async () => {
+    await cluster.putUnit('steady.service', sleeper('steady'));
+    await cluster.putUnit('toggled.service', sleeper('toggled'));
+    await cluster.waitForActiveUnits(2);
+    const pid = await cluster.unitProperty(m, 'steady.service', 'MainPID');
+    const cursor = await cluster.journalCursor(m);
+    const fleetdPid = await cluster.fleetdPid(m);
+    const activeState = (name: string) => () => cluster.unitProperty(m, name, 'ActiveState');
+    // Seconds: an agent pass is 5 s apart at most, and the reconnect itself wakes one.
+    const promptly = { timeoutMs: 10_000 };
+
+    await cluster.execOk(m, ['systemctl', 'restart', 'dbus.service']);
+    const stop = await cluster.fleetctl('host', ['stop', 'toggled.service']);
+    expect(stop.code, stop.stderr).toBe(0);
+    await waitFor(
+      'toggled.service stopped',
+      activeState('toggled.service'),
+      (s) => s === 'inactive',
+      promptly,
+    );
+    const start = await cluster.fleetctl('host', ['start', 'toggled.service']);
+    expect(start.code, start.stderr).toBe(0);
+    await waitFor(
+      'toggled.service started',
+      activeState('toggled.service'),
+      (s) => s === 'active',
+      promptly,
+    );
+
+    // Cut off for a while: the bus daemon stopped, its socket too, so nothing restarts it.
+    await cluster.execOk(m, ['systemctl', 'stop', 'dbus.socket', 'dbus.service']);
+    try {
+      await waitFor(
+        'fleetd to report the lost bus',
+        () => cluster.journal(m, { unit: 'fleet.service', afterCursor: cursor }),
+        (j) => count(j, 'Lost the D-Bus connection to systemd; reconnecting') === 2,
+        promptly,
+      );
+      await waitFor(
+        '/metrics to show the cut-off',
+        () => busConnected(cluster, m),
+        (v) => v === '0',
+        promptly,
+      );
+      expect(await cluster.unitProperty(m, 'steady.service', 'MainPID')).toBe(pid);
+    } finally {
+      await cluster.execOk(m, ['systemctl', 'start', 'dbus.socket', 'dbus.service']);
+    }
+    await waitFor(
+      '/metrics to show the bus back',
+      () => busConnected(cluster, m),
+      (v) => v === '1',
+      promptly,
+    );
+    await cluster.waitForActiveUnits(2);
+
+    expect(await cluster.unitProperty(m, 'steady.service', 'MainPID')).toBe(pid);
+    expect(await cluster.fleetdPid(m)).toBe(fleetdPid);
+    const journal = await cluster.journal(m, { afterCursor: cursor });
+    expect(journal).not.toMatch(/Stopping steady\.service|Stopped steady\.service/);
+    expect(count(journal, 'Reconnected to systemd over D-Bus')).toBe(2);
+  });
+
   it('TestReconfigureServer: SIGHUP reloads the configuration and the API keeps answering', async () => {
     await cluster.putUnit('reconfigure.service', sleeper('reconfigure'));
     await cluster.waitForActiveUnits(1);
@@ -254,6 +317,41 @@ describe.skipIf(unavailable !== undefined)('fleetd in a real machine', () => {
     const journal = await cluster.journal(m, { unit: 'fleet.service', afterCursor: cursor });
     expect(journal).toContain('Reloading configuration from /etc/fleet/fleet.conf');
     expect(journal).not.toContain('Failed serving HTTP on listener:');
+  });
+
+  it('SIGHUP applies a new verbosity and logs that a changed units_directory needs a restart', async () => {
+    const cursor = await cluster.journalCursor(m);
+    await cluster.execOk(m, ['cp', '/etc/fleet/fleet.conf', '/tmp/fleet.conf.before-reload']);
+    try {
+      await cluster.execOk(m, [
+        'sh',
+        '-c',
+        "printf 'verbosity=1\\nunits_directory=/run/fleet/elsewhere\\n' >> /etc/fleet/fleet.conf",
+      ]);
+      await cluster.signalFleet(m, 'SIGHUP');
+      const journal = () => cluster.journal(m, { unit: 'fleet.service', afterCursor: cursor });
+      await waitFor(
+        'the restart notice and a DEBUG line',
+        journal,
+        (j) =>
+          j.includes('units_directory changed; restart fleetd to apply it') &&
+          j.includes('AgentReconciler completed reconciliation in'),
+        { timeoutMs: cluster.patienceMs },
+      );
+    } finally {
+      await cluster.execOk(m, ['cp', '/tmp/fleet.conf.before-reload', '/etc/fleet/fleet.conf']);
+      await cluster.signalFleet(m, 'SIGHUP');
+    }
+    // Answered 503 while the configuration restored above registers again.
+    await waitFor(
+      'the unit accepted',
+      () => cluster.putUnit('after-reload.service', sleeper('after reload')),
+      () => true,
+      { timeoutMs: cluster.patienceMs },
+    );
+    await cluster.waitForActiveUnits(1);
+    // Still the directory fleetd started with.
+    expect(await cluster.unitFiles(m)).toEqual(['after-reload.service']);
   });
 
   it('TestSingleNodeConnectivityLoss: units keep running and stay linked while etcd is unreachable; states come back after', async () => {
@@ -401,3 +499,9 @@ describe.skipIf(unavailable !== undefined)('fleetd in a real machine', () => {
     expectNoLeftovers();
   });
 });
+
+/** `fleet_systemd_bus_connected` as a member's /metrics shows it ('' when absent). */
+async function busConnected(cluster: Cluster, m: string): Promise<string> {
+  const r = await cluster.request(m, 'GET', '/metrics');
+  return /^fleet_systemd_bus_connected (\S+)$/m.exec(r.body)?.[1] ?? '';
+}

@@ -5,7 +5,7 @@ import { mergeMetadata } from '../registry/machine-store.js';
 import type { UnitStateRecord } from '../registry/records.js';
 import type { StatePublisher, StateUpdate } from '../registry/state-publisher.js';
 import type { UnitFileCache } from '../registry/unit-file-cache.js';
-import type { UnitManager } from '../systemd/unit-manager.js';
+import { UNKNOWN_UNIT_STATE, type UnitManager } from '../systemd/unit-manager.js';
 import {
   type AgentTask,
   type DesiredUnit,
@@ -44,6 +44,13 @@ export class Agent {
   private running: Promise<void> | null = null;
   private pending = false;
   private stopped = true;
+  /** Counts stops, so a start that a stop overtook knows it must not carry on. */
+  private stops = 0;
+  /**
+   * Removes this agent's listener from the unit manager, which outlives it: a SIGHUP reload
+   * makes a new agent over the same manager.
+   */
+  private unsubscribe: (() => void) | null = null;
   /**
    * Whether systemd may hold unit files older than the directory's: a fleetd that stopped
    * between removing a file and reloading, or a reload that failed. Until a reload
@@ -59,7 +66,6 @@ export class Agent {
     this.feed = options.feed;
     this.publisher = options.publisher;
     this.requirements = new RequirementsCache(options.bodies, () => this.trigger(), options.log);
-    options.manager.onChange(() => this.trigger());
   }
 
   /**
@@ -73,27 +79,40 @@ export class Agent {
   }
 
   /**
-   * Learns what fleet left on this machine (unit files and whether systemd runs them) before
-   * acting, so a restarted fleetd leaves running units running (fleet #993).
+   * Learns what fleet left on this machine (unit files, whether systemd finds them and
+   * whether it runs them) before acting, so a restarted fleetd leaves running units running
+   * (fleet #993) and links again a file it wrote but had not linked when it stopped.
    */
   async start(): Promise<void> {
     const { manager } = this.options;
+    const stops = this.stops;
+    this.unsubscribe ??= manager.onChange(() => this.trigger());
     const files = await manager.listUnitFiles();
     const states = await manager.states([...files.keys()]);
     for (const [name, hash] of files) {
-      const running = RUNNING_STATES.has(states.get(name)?.activeState ?? '');
-      if (!this.local.has(name))
-        this.local.set(name, { hash, state: running ? 'launched' : 'loaded' });
+      if (this.local.has(name)) continue;
+      const state = states.get(name);
+      const running = RUNNING_STATES.has(state?.activeState ?? '');
+      const unlinked = state?.loadState === UNKNOWN_UNIT_STATE.loadState;
+      this.local.set(name, {
+        hash,
+        state: running ? 'launched' : 'loaded',
+        ...(unlinked && { unlinked: true }),
+      });
     }
     // Only once every prefix is listed: a pass on a partial view would unload what it misses.
     if (this.options.watches) await this.feed.watch();
+    if (this.stops !== stops) throw new Error('the agent was stopped while it started');
     this.stopped = false;
     this.trigger();
   }
 
   /** Stops reconciling; units keep running (a restart or etcd loss must not stop them). */
   async stop(): Promise<void> {
+    this.stops += 1;
     this.stopped = true;
+    this.unsubscribe?.();
+    this.unsubscribe = null;
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
     await this.running;

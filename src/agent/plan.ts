@@ -15,6 +15,11 @@ export interface LocalUnit {
   hash: string;
   /** `loaded` (file written and linked) or `launched` (start requested). */
   state: Exclude<JobState, 'inactive'>;
+  /**
+   * A file found at startup that systemd does not know (`not-found`): fleetd stopped between
+   * writing and linking it. Loading it again links it.
+   */
+  unlinked?: true;
 }
 
 export type UnitTaskType = 'UnloadUnit' | 'LoadUnit' | 'StopUnit' | 'StartUnit';
@@ -30,6 +35,7 @@ export const REASONS = {
   hashDiffers: 'unit loaded but hash differs to expected',
   shouldLaunch: 'unit currently loaded but desired state is launched',
   shouldStop: 'unit currently launched but desired state is loaded',
+  notLinked: 'unit file found but systemd does not know it',
   reload: 'unit files unloaded, replaced or enabled',
   purge: 'purging agent',
 } as const;
@@ -117,6 +123,9 @@ export function planTasks(
     let current: JobState = have?.state ?? 'inactive';
     if (have === undefined) {
       task('LoadUnit', REASONS.scheduledNotLoaded);
+    } else if (have.unlinked === true) {
+      // Nothing to undo: systemd never loaded it. Loading writes the wanted text and links it.
+      task('LoadUnit', REASONS.notLinked);
     } else if (have.hash !== want.hash) {
       task('UnloadUnit', REASONS.hashDiffers);
       task('LoadUnit', REASONS.hashDiffers);

@@ -41,6 +41,8 @@ export class Engine {
   private running: Promise<void> | null = null;
   private pending = false;
   private stopped = true;
+  /** Counts stops, so a start that a stop overtook knows it must not carry on. */
+  private stops = 0;
   private leaderSince: number | null = null;
   private knownLeader: string | null = null;
   private graceTimer: NodeJS.Timeout | null = null;
@@ -54,8 +56,10 @@ export class Engine {
   }
 
   async start(): Promise<void> {
+    const stops = this.stops;
     // Only the leader key: the registry state is mirrored once this engine wins leadership.
     if (this.options.watches) await this.options.feed.watch();
+    if (this.stops !== stops) throw new Error('the engine was stopped while it started');
     this.stopped = false;
     this.trigger();
   }
@@ -65,6 +69,7 @@ export class Engine {
    * shutdown) rather than leaving it to expire with its machine's lease.
    */
   async stop({ resign }: { resign: boolean }): Promise<void> {
+    this.stops += 1;
     this.stopped = true;
     if (this.timer !== null) clearTimeout(this.timer);
     if (this.graceTimer !== null) clearTimeout(this.graceTimer);

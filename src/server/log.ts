@@ -35,7 +35,12 @@ export function createLogger(options: LoggerOptions): Logger {
       done();
     },
   });
-  return pino({ level: options.verbosity > 0 ? 'debug' : 'info', base: undefined }, render);
+  return pino({ level: levelOf(options.verbosity), base: undefined }, render);
+}
+
+/** The pino level of fleet's `verbosity`; a reload sets it on the running logger. */
+export function levelOf(verbosity: number): 'debug' | 'info' {
+  return verbosity > 0 ? 'debug' : 'info';
 }
 
 export function formatLine(json: string, journal: boolean): string {

@@ -14,8 +14,9 @@ import { bestEffort } from './best-effort.js';
 import { parseFleetdArgs } from './cli.js';
 import { FleetServer } from './fleet-server.js';
 import { detectPublicIP, readMachineID, sessionToken } from './identity.js';
-import { createLogger, stderrIsJournal } from './log.js';
-import { engineMetricsOn } from './metrics.js';
+import { createLogger, levelOf, stderrIsJournal } from './log.js';
+import { engineMetricsOn, systemdMetricsOn } from './metrics.js';
+import { restartOnlyChanges } from './reload.js';
 
 /** What one configuration runs: a reload builds a new one and retires the old. */
 interface Generation {
@@ -45,13 +46,14 @@ async function main(argv: readonly string[]): Promise<number> {
     log = createLogger({ verbosity: config.verbosity, journal });
     const machineID = readMachineID();
     const token = sessionToken();
+    const metrics = new MetricsRegistry();
     const manager = await createSystemdUnitManager({
       unitsDirectory: config.unitsDirectory,
       userBus: config.systemdUser,
       log,
+      onConnectionChange: systemdMetricsOn(metrics),
     });
 
-    const metrics = new MetricsRegistry();
     const shared = {
       manager,
       machineID,
@@ -90,8 +92,12 @@ async function main(argv: readonly string[]): Promise<number> {
         const path = command.configPath ?? DEFAULT_CONFIG_PATH;
         log.info(`Reloading configuration from ${path}`);
         const reloaded = readConfig(command.configPath, log);
+        log.level = levelOf(reloaded.verbosity);
+        for (const option of restartOnlyChanges(config, reloaded)) {
+          log.warn(`Configuration option ${option} changed; restart fleetd to apply it`);
+        }
         const retired = current;
-        await retired.server.stop();
+        await retired.server.retire();
         current = startGeneration(reloaded, shared);
         retired.registry.etcd.close();
         void current.server.start();

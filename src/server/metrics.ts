@@ -34,3 +34,12 @@ export function engineMetricsOn(registry: MetricsRegistry): EngineMetrics {
     taskFailed: (type) => taskFailures.inc({ type }),
   };
 }
+
+/** Whether the agent can reach systemd: 0 while fleetd reconnects to a restarted bus. */
+export function systemdMetricsOn(registry: MetricsRegistry): (connected: boolean) => void {
+  const connected = registry.gauge(
+    'fleet_systemd_bus_connected',
+    'Whether fleetd is connected to systemd over D-Bus (1) or cut off and reconnecting (0).',
+  );
+  return (isConnected) => connected.set(isConnected ? 1 : 0);
+}

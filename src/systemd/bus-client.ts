@@ -37,6 +37,11 @@ export interface BusClientOptions {
   log: Logger;
 }
 
+/** What the systemd API needs of a connection: calls. */
+export interface MethodCaller {
+  call(method: MethodCall): Promise<unknown[]>;
+}
+
 interface Waiter {
   /** `interface.member`, to name the call in errors. */
   what: string;
@@ -50,10 +55,11 @@ interface Waiter {
  * has a deadline, a bounded number are in flight, error replies become SystemdErrors, and
  * when the connection closes every waiting call fails at once.
  */
-export class BusClient {
+export class BusClient implements MethodCaller {
   private readonly bus: MessageBus;
   private readonly slots: Semaphore;
   private readonly waiters = new Set<Waiter>();
+  private readonly closeListeners: (() => void)[] = [];
   private closed = false;
 
   constructor(private readonly options: BusClientOptions) {
@@ -124,6 +130,16 @@ export class BusClient {
     });
   }
 
+  /** True once the connection closed: it never opens again. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Called once when the connection closes, whether the bus went away or `close()` was called. */
+  onClose(listener: () => void): void {
+    this.closeListeners.push(listener);
+  }
+
   close(): void {
     if (this.closed) return;
     this.markClosed();
@@ -155,6 +171,7 @@ export class BusClient {
     if (this.closed) return;
     this.closed = true;
     for (const waiter of [...this.waiters]) waiter.fail(new DBusClosedError(waiter.what));
+    for (const listener of this.closeListeners.splice(0)) listener();
   }
 }
 

@@ -1,4 +1,4 @@
-import type { BusClient, Signal } from './bus-client.js';
+import type { Signal } from './bus-client.js';
 import {
   MANAGER_INTERFACE,
   MANAGER_PATH,
@@ -78,14 +78,16 @@ export function classifySignal(signal: Signal): ChangeSignal | null {
   };
 }
 
-/** Adds the match rules and hands every change signal to `onChange` from then on. */
-export async function watchChanges(
-  bus: BusClient,
+/**
+ * Hands every change signal to `onChange`. The signals flow once CHANGE_MATCH_RULES are
+ * added on the connection, which a new connection must do again.
+ */
+export function watchChanges(
+  bus: { onSignal(listener: (signal: Signal) => void): void },
   onChange: (change: ChangeSignal) => void,
-): Promise<void> {
+): void {
   bus.onSignal((signal) => {
     const change = classifySignal(signal);
     if (change !== null) onChange(change);
   });
-  for (const rule of CHANGE_MATCH_RULES) await bus.addMatch(rule);
 }

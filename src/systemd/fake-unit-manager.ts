@@ -1,9 +1,8 @@
 import { createHash } from 'node:crypto';
-import { isRecognizedUnitType } from '../unit/name.js';
 import { hasInstallSection } from './install-section.js';
 import { SystemdError } from './systemd-error.js';
 import { type SystemdUnitState, UNKNOWN_UNIT_STATE, type UnitManager } from './unit-manager.js';
-import { assertValidUnitName } from './unit-name-guard.js';
+import { assertValidUnitName, isUnitFileName } from './unit-name-guard.js';
 
 export type FakeMethod =
   | 'listUnitFiles'
@@ -25,12 +24,17 @@ export interface FakeUnitManagerOptions {
   files?: Record<string, string>;
   /** Units already running, e.g. left behind by a fleetd that crashed. */
   running?: readonly string[];
+  /**
+   * Files among `files` that were written but never linked (fleetd stopped in between):
+   * systemd does not find them (`not-found`) until they are loaded.
+   */
+  unlinked?: readonly string[];
 }
 
 /**
  * An in-memory UnitManager for fast tests of the agent, observably like the D-Bus one:
  * a loaded unit is `loaded/inactive/dead`, started `loaded/active/running`, stopped
- * `loaded/inactive/dead`; an unloaded or unknown one `not-found/inactive/dead`; a unit still
+ * `loaded/inactive/dead`; an unloaded, unknown or unlinked one `not-found/inactive/dead`; a unit still
  * running after its file went is `not-found/active/running`. Stopping a unit systemd does not
  * know succeeds, starting one fails with systemd's message. Starts and stops take effect at
  * once and notify change listeners on the next microtask, as systemd's signals would.
@@ -43,6 +47,7 @@ export class FakeUnitManager implements UnitManager {
   /** Every call, in order. */
   readonly calls: FakeCall[] = [];
   private readonly running = new Set<string>();
+  private readonly unlinked = new Set<string>();
   private readonly overrides = new Map<string, SystemdUnitState>();
   private readonly failures: { method: FakeMethod; name: string | undefined; error: Error }[] = [];
   private readonly listeners: (() => void)[] = [];
@@ -50,6 +55,12 @@ export class FakeUnitManager implements UnitManager {
   constructor(options: FakeUnitManagerOptions = {}) {
     for (const [name, text] of Object.entries(options.files ?? {})) this.files.set(name, text);
     for (const name of options.running ?? []) this.running.add(name);
+    for (const name of options.unlinked ?? []) this.unlinked.add(name);
+  }
+
+  /** Change listeners registered and not yet removed. */
+  get listenerCount(): number {
+    return this.listeners.length;
   }
 
   /** Number of daemon-reloads asked for. */
@@ -72,7 +83,7 @@ export class FakeUnitManager implements UnitManager {
     this.record('listUnitFiles', []);
     const hashes = new Map<string, string>();
     for (const [name, text] of this.files) {
-      if (!isRecognizedUnitType(name)) continue;
+      if (!isUnitFileName(name)) continue;
       hashes.set(name, createHash('sha1').update(text, 'utf8').digest('hex'));
     }
     return hashes;
@@ -82,6 +93,7 @@ export class FakeUnitManager implements UnitManager {
     assertValidUnitName(name);
     this.record('load', [name]);
     this.files.set(name, text);
+    this.unlinked.delete(name);
     if (hasInstallSection(text)) this.enabled.add(name);
   }
 
@@ -91,6 +103,7 @@ export class FakeUnitManager implements UnitManager {
     this.stopRunning(name);
     this.enabled.delete(name);
     this.files.delete(name);
+    this.unlinked.delete(name);
   }
 
   async reload(): Promise<void> {
@@ -100,7 +113,7 @@ export class FakeUnitManager implements UnitManager {
   async start(name: string): Promise<void> {
     assertValidUnitName(name);
     this.record('start', [name]);
-    if (!this.files.has(name) && !this.running.has(name)) {
+    if (!this.linked(name) && !this.running.has(name)) {
       throw new SystemdError('org.freedesktop.systemd1.NoSuchUnit', `Unit ${name} not found.`);
     }
     this.overrides.delete(name);
@@ -119,8 +132,13 @@ export class FakeUnitManager implements UnitManager {
     return new Map(names.map((name) => [name, this.stateOf(name)]));
   }
 
-  onChange(listener: () => void): void {
-    this.listeners.push(listener);
+  onChange(listener: () => void): () => void {
+    const registered = () => listener();
+    this.listeners.push(registered);
+    return () => {
+      const index = this.listeners.indexOf(registered);
+      if (index !== -1) this.listeners.splice(index, 1);
+    };
   }
 
   async close(): Promise<void> {
@@ -130,10 +148,14 @@ export class FakeUnitManager implements UnitManager {
   private stateOf(name: string): SystemdUnitState {
     const override = this.overrides.get(name);
     if (override !== undefined) return { ...override };
-    const loadState = this.files.has(name) ? 'loaded' : UNKNOWN_UNIT_STATE.loadState;
+    const loadState = this.linked(name) ? 'loaded' : UNKNOWN_UNIT_STATE.loadState;
     return this.running.has(name)
       ? { loadState, activeState: 'active', subState: 'running' }
       : { ...UNKNOWN_UNIT_STATE, loadState };
+  }
+
+  private linked(name: string): boolean {
+    return this.files.has(name) && !this.unlinked.has(name);
   }
 
   private stopRunning(name: string): void {

@@ -1,4 +1,4 @@
-import type { BusClient, MethodCall } from './bus-client.js';
+import type { MethodCall, MethodCaller } from './bus-client.js';
 import type { SystemdUnitState } from './unit-manager.js';
 
 export const SYSTEMD_SERVICE = 'org.freedesktop.systemd1';
@@ -26,7 +26,7 @@ export interface ListedUnit extends SystemdUnitState {
  * signature is checked by the bus client, so the casts below only restate it.
  */
 export class SystemdManagerApi {
-  constructor(private readonly bus: BusClient) {}
+  constructor(private readonly bus: MethodCaller) {}
 
   /** Asks systemd to emit its unit and job signals to this connection; once per connection. */
   async subscribe(): Promise<void> {

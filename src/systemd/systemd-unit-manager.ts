@@ -1,9 +1,10 @@
 import type { Logger } from 'pino';
 import { BusClient } from './bus-client.js';
-import { type ChangeSignal, watchChanges } from './change-signals.js';
+import { CHANGE_MATCH_RULES, type ChangeSignal, watchChanges } from './change-signals.js';
 import { hasInstallSection } from './install-section.js';
 import { KeyedLock } from './keyed-lock.js';
 import { LinkBatcher } from './link-batcher.js';
+import { ReconnectingBus } from './reconnecting-bus.js';
 import { jobIdOf, SystemdManagerApi } from './systemd-api.js';
 import { isNoSuchUnit } from './systemd-error.js';
 import { UnitFilesDirectory } from './unit-files-directory.js';
@@ -19,9 +20,15 @@ export interface SystemdUnitManagerOptions {
   log: Logger;
   /** Deadline of every D-Bus call (default 10 s). */
   callTimeoutMs?: number;
+  /** Told whether the manager has a connection to systemd: false while it reconnects. */
+  onConnectionChange?: (connected: boolean) => void;
+  /** Bounds of the delay between attempts to reconnect (default 100 ms to 5 s). */
+  reconnectBackoff?: { initialMs: number; maxMs: number };
 }
 
 const DEFAULT_CALL_TIMEOUT_MS = 10_000;
+// A restarted bus daemon answers within a second; systemd joins it a moment later.
+const DEFAULT_RECONNECT_BACKOFF = { initialMs: 100, maxMs: 5_000 };
 // Well under the system bus daemon's 128 pending replies per connection; systemd handles
 // calls one at a time anyway, so more in flight would only queue inside the daemon.
 const MAX_CALLS_IN_FLIGHT = 32;
@@ -29,27 +36,29 @@ const MAX_CALLS_IN_FLIGHT = 32;
 const JOB_MODE = 'replace';
 
 /**
- * Connects to systemd, subscribes once to its change signals and returns the D-Bus
- * UnitManager. Fails (and closes the connection) when systemd does not answer.
+ * Connects to systemd, subscribes to its change signals and returns the D-Bus UnitManager.
+ * Fails (and closes the connection) when systemd does not answer. A connection lost later
+ * (the bus daemon restarted) is replaced, with backoff, for the manager's life.
  */
 export async function createSystemdUnitManager(
   options: SystemdUnitManagerOptions,
 ): Promise<UnitManager> {
   const files = new UnitFilesDirectory(options.unitsDirectory, options.log);
   await files.create();
-  const bus = new BusClient({
-    userBus: options.userBus,
-    callTimeoutMs: options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS,
-    maxInFlight: MAX_CALLS_IN_FLIGHT,
+  const bus = new ReconnectingBus({
+    connect: () =>
+      new BusClient({
+        userBus: options.userBus,
+        callTimeoutMs: options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS,
+        maxInFlight: MAX_CALLS_IN_FLIGHT,
+        log: options.log,
+      }),
     log: options.log,
+    backoff: options.reconnectBackoff ?? DEFAULT_RECONNECT_BACKOFF,
   });
   const manager = new SystemdUnitManager(bus, files, options.log);
-  try {
-    await manager.subscribe();
-  } catch (err) {
-    bus.close();
-    throw err;
-  }
+  if (options.onConnectionChange !== undefined) bus.onStatus(options.onConnectionChange);
+  await bus.open((connection) => manager.setUp(connection));
   return manager;
 }
 
@@ -63,18 +72,32 @@ class SystemdUnitManager implements UnitManager {
   private readonly linker: LinkBatcher;
 
   constructor(
-    private readonly bus: BusClient,
+    private readonly bus: ReconnectingBus,
     private readonly files: UnitFilesDirectory,
     private readonly log: Logger,
   ) {
     this.systemd = new SystemdManagerApi(bus);
     this.linker = new LinkBatcher((paths) => this.systemd.linkUnitFiles(paths, true, true));
+    watchChanges(bus, (change) => this.onSystemdChange(change));
+    // Whatever failed while the bus was away is worth another pass now.
+    bus.onStatus((connected) => {
+      if (connected) this.notify();
+    });
   }
 
-  async subscribe(): Promise<void> {
+  /**
+   * Readies a connection, the first and every one after a lost one: the match rules,
+   * Subscribe (once per connection), and the watched units' states, since signals sent
+   * while there was no connection are lost.
+   */
+  async setUp(connection: BusClient): Promise<void> {
     // Match rules first: a change between Subscribe and AddMatch would otherwise be lost.
-    await watchChanges(this.bus, (change) => this.onSystemdChange(change));
-    await this.systemd.subscribe();
+    for (const rule of CHANGE_MATCH_RULES) await connection.addMatch(rule);
+    const systemd = new SystemdManagerApi(connection);
+    await systemd.subscribe();
+    const names = this.watched.names();
+    if (names.length === 0) return;
+    for (const unit of await systemd.listUnitsByNames(names)) this.watched.record(unit.name, unit);
   }
 
   listUnitFiles(): Promise<Map<string, string>> {
@@ -152,8 +175,13 @@ class SystemdUnitManager implements UnitManager {
     return states;
   }
 
-  onChange(listener: () => void): void {
-    this.listeners.push(listener);
+  onChange(listener: () => void): () => void {
+    const registered = () => listener();
+    this.listeners.push(registered);
+    return () => {
+      const index = this.listeners.indexOf(registered);
+      if (index !== -1) this.listeners.splice(index, 1);
+    };
   }
 
   async close(): Promise<void> {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { isRecognizedUnitType } from '../unit/name.js';
+import { isUnitFileName } from './unit-name-guard.js';
 
 /** The directory fleet writes its unit files into (`units_directory`, `/run/fleet/units`). */
 export class UnitFilesDirectory {
@@ -30,11 +30,11 @@ export class UnitFilesDirectory {
     await rm(this.fileOf(name), { force: true });
   }
 
-  /** Recognised unit files present, name → SHA-1 hex of their content. */
+  /** Unit files present (any unit type), name → SHA-1 hex of their content. */
   async list(): Promise<Map<string, string>> {
     const hashes = new Map<string, string>();
     for (const entry of await readdir(this.path, { withFileTypes: true })) {
-      if (!entry.isFile() || !isRecognizedUnitType(entry.name)) {
+      if (!entry.isFile() || !isUnitFileName(entry.name)) {
         this.log.warn(`Found unrecognized file in ${this.fileOf(entry.name)}, ignoring`);
         continue;
       }

@@ -13,8 +13,8 @@ export interface SystemdUnitState {
 export interface UnitManager {
   /**
    * Unit files fleet wrote earlier (in the units directory), name → SHA-1 hex of the file
-   * content; recognised unit types only, other files are ignored with a warning. Used at
-   * startup to learn what is already there.
+   * content; every file named like a unit the API accepts, of any type; other files are
+   * ignored with a warning. Used at startup, and by the purge, to learn what is there.
    */
   listUnitFiles(): Promise<Map<string, string>>;
   /**
@@ -43,9 +43,9 @@ export interface UnitManager {
    * Registers a listener called whenever systemd signals a change of a unit's active or sub
    * state (for units loaded or asked about through this manager) and after every
    * daemon-reload. Calls come in bursts: the caller debounces. Querying `states` never
-   * causes a call by itself.
+   * causes a call by itself. Returns what removes the listener.
    */
-  onChange(listener: () => void): void;
+  onChange(listener: () => void): () => void;
   close(): Promise<void>;
 }
 

@@ -8,3 +8,12 @@ export function assertValidUnitName(name: string): void {
   const problem = validateUnitName(name);
   if (problem !== null) throw new Error(`Invalid unit name ${JSON.stringify(name)}: ${problem}`);
 }
+
+/**
+ * Whether a file in the units directory is one of fleet's units: any name the API accepts,
+ * so `.target`, `.slice`, `.swap` and the others are found after a restart and purged on a
+ * graceful stop, not only the types fleetctl recognises by name.
+ */
+export function isUnitFileName(name: string): boolean {
+  return validateUnitName(name) === null;
+}

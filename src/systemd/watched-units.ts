@@ -24,6 +24,10 @@ export class WatchedUnits {
     this.units.set(name, { activeState: state.activeState, subState: state.subState });
   }
 
+  names(): string[] {
+    return [...this.units.keys()];
+  }
+
   forget(name: string): void {
     this.units.delete(name);
   }

@@ -97,3 +97,71 @@ describe('agent: daemon-reloads', () => {
     expect(unloaded).toBe(1);
   });
 });
+
+describe('agent: startup recovery', () => {
+  it('loads again, and starts, a unit whose file a crash left written but never linked', async () => {
+    const unit = sleeper(7);
+    const prefix = `/fleet-${randomUUID()}/`;
+    const token = randomUUID();
+    const first = await startInProcessFleetd({
+      etcd: etcd.client(),
+      prefix,
+      machineID: 'm1',
+      sessionToken: token,
+      waitForRegistration: true,
+    });
+    servers.push(first.server);
+    const registry = openRegistry(etcd.client(), prefix, () => undefined);
+    await launch({ machine: first, registry }, new Map([['half.service', unit]]));
+    await first.server.stop();
+
+    // fleetd stopped between writing the file and linking it: systemd does not find it.
+    const manager = new FakeUnitManager({
+      files: { 'half.service': unit.serialized },
+      unlinked: ['half.service'],
+    });
+    const second = await startInProcessFleetd({
+      etcd: etcd.client(),
+      prefix,
+      machineID: 'm1',
+      manager,
+      sessionToken: token,
+      waitForRegistration: true,
+    });
+    servers.push(second.server);
+    await launch({ machine: second, registry }, new Map([['half.service', unit]]));
+    expect(manager.calls.filter((call) => call.method === 'load')).toEqual([
+      { method: 'load', args: ['half.service'] },
+    ]);
+    expect(second.logs).toContain(
+      'AgentReconciler completed task: type=LoadUnit job=half.service reason="unit file found but systemd does not know it"',
+    );
+  });
+});
+
+describe('agent: unit types beyond those fleetctl recognises', () => {
+  const target = UnitFile.parse('[Unit]\nDescription=web\n');
+
+  it('unloads a leftover .target no longer scheduled here after a restart', async () => {
+    const manager = new FakeUnitManager({ files: { 'web.target': target.serialized } });
+    await startMachine(manager);
+    await waitFor(() => !manager.files.has('web.target'), 15_000, 'web.target unloaded');
+  });
+
+  it('purges .target, .slice and .swap units on a graceful stop, also those found at startup', async () => {
+    const slice = UnitFile.parse('[Slice]\nCPUQuota=10%\n');
+    const manager = new FakeUnitManager({ files: { 'old.slice': slice.serialized } });
+    const started = await startMachine(manager);
+    await started.registry.units.put('web.target', target, 'launched');
+    await started.registry.units.put('disk.swap', UnitFile.parse('[Swap]\nWhat=/x\n'), 'loaded');
+    await waitFor(
+      () => manager.files.has('web.target') && manager.files.has('disk.swap'),
+      15_000,
+      'both loaded',
+    );
+    // A file the agent did not load itself, as if written just before a crash.
+    manager.files.set('late.slice', slice.serialized);
+    await started.machine.server.shutdown();
+    expect([...manager.files.keys()]).toEqual([]);
+  });
+});

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { type DesiredUnit, desiredUnits, type LocalUnit, planTasks } from '../../src/agent/plan.js';
+import {
+  type DesiredUnit,
+  desiredUnits,
+  type LocalUnit,
+  planTasks,
+  REASONS,
+} from '../../src/agent/plan.js';
 import type { Requirements } from '../../src/job/types.js';
 import type { ScheduleEntry } from '../../src/registry/records.js';
 
@@ -166,6 +172,32 @@ describe('agent: tasks', () => {
       'ReloadUnitFiles ',
       'StartUnit b.service',
       'StartUnit c.service',
+    ]);
+  });
+});
+
+describe('agent: files found at startup that systemd does not know', () => {
+  const unlinked = (name: string, state: LocalUnit['state'], hash = H1): [string, LocalUnit] => [
+    name,
+    { hash, state, unlinked: true },
+  ];
+
+  it('loads them again (whatever their hash), starting only what does not run', () => {
+    const tasks = planTasks(
+      new Map([want('a.service', 'launched'), want('b.service', 'launched', H2)]),
+      new Map([unlinked('a.service', 'loaded'), unlinked('b.service', 'launched')]),
+    );
+    expect(tasks).toEqual([
+      { type: 'LoadUnit', unitName: 'a.service', reason: REASONS.notLinked },
+      { type: 'LoadUnit', unitName: 'b.service', reason: REASONS.notLinked },
+      { type: 'StartUnit', unitName: 'a.service', reason: REASONS.shouldLaunch },
+    ]);
+  });
+
+  it('unloads those no longer scheduled here', () => {
+    expect(planTasks(new Map(), new Map([unlinked('a.service', 'loaded')]))).toEqual([
+      { type: 'UnloadUnit', unitName: 'a.service', reason: REASONS.loadedNotScheduled },
+      { type: 'ReloadUnitFiles', reason: REASONS.reload },
     ]);
   });
 });

@@ -84,12 +84,15 @@ describe('FakeUnitManager', () => {
     expect(um.enabled.size).toBe(0);
   });
 
-  it('hashes files like the unit model does, ignoring unrecognised types', async () => {
+  it('hashes files like the unit model does, listing every unit type and nothing else', async () => {
     const um = new FakeUnitManager({
       files: { 'hello.service': HELLO.serialized, 'notes.txt': 'x', 'web.target': '' },
     });
     expect(await um.listUnitFiles()).toEqual(
-      new Map([['hello.service', createHash('sha1').update(HELLO.serialized).digest('hex')]]),
+      new Map([
+        ['hello.service', createHash('sha1').update(HELLO.serialized).digest('hex')],
+        ['web.target', createHash('sha1').update('').digest('hex')],
+      ]),
     );
   });
 

@@ -42,13 +42,20 @@ describe('UnitFilesDirectory', () => {
     );
   });
 
+  it('lists unit files of every type the API accepts, not only those fleetctl recognises', async () => {
+    const types = ['target', 'slice', 'swap', 'scope', 'busname', 'snapshot'];
+    for (const type of types) await dir.write(`web.${type}`, '');
+    expect([...(await dir.list()).keys()].sort()).toEqual(types.map((t) => `web.${t}`).sort());
+    expect(warnings).toEqual([]);
+  });
+
   it('ignores other files with a warning', async () => {
     writeFileSync(join(dir.path, 'notes.txt'), 'x');
-    writeFileSync(join(dir.path, 'web.target'), 'x');
+    writeFileSync(join(dir.path, 'web.conf'), 'x');
     expect(await dir.list()).toEqual(new Map());
     expect(warnings.sort()).toEqual([
       `Found unrecognized file in ${join(dir.path, 'notes.txt')}, ignoring`,
-      `Found unrecognized file in ${join(dir.path, 'web.target')}, ignoring`,
+      `Found unrecognized file in ${join(dir.path, 'web.conf')}, ignoring`,
     ]);
   });
 
