@@ -13,6 +13,9 @@ export class MachineConflictError extends Error {
  * many units it runs.
  */
 export class MachineSession {
+  /** When etcd last answered that it renewed the lease (performance.now()). */
+  private renewedAt = performance.now();
+
   private constructor(
     private readonly etcd: Etcd3,
     private readonly keys: RegistryKeys,
@@ -21,7 +24,12 @@ export class MachineSession {
     /** What etcd granted: it silently raises TTLs below its minimum. */
     readonly grantedTtlSeconds: number,
     private record: MachineRecord,
-  ) {}
+  ) {
+    // Every keepalive answer renewed the lease; one that found it gone is a 'lost' instead.
+    lease.on('keepaliveSucceeded', () => {
+      this.renewedAt = performance.now();
+    });
+  }
 
   get machineID(): string {
     return this.record.id;
@@ -98,6 +106,15 @@ export class MachineSession {
   async isAlive(): Promise<boolean> {
     const response = await this.etcd.leaseClient.leaseTimeToLive({ ID: this.leaseID });
     return Number(response.TTL) > 0;
+  }
+
+  /**
+   * Whether etcd answered a keepalive within the last `ms`. Keepalives travel on their own
+   * stream, so they can get through while unary calls (the heartbeat among them) time out:
+   * a lease renewed within its TTL is still alive, whatever the heartbeat says.
+   */
+  renewedWithin(ms: number): boolean {
+    return performance.now() - this.renewedAt < ms;
   }
 
   /** Called when etcd reports the lease gone: everything published under it is gone too. */

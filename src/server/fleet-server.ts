@@ -27,6 +27,9 @@ export interface FleetServerOptions {
   engineMetrics?: EngineMetrics;
 }
 
+/** What one monitor check learned: etcd holds the lease, does not, or did not answer. */
+type Heartbeat = 'alive' | 'gone' | 'unanswered';
+
 interface Components {
   session: MachineSession;
   engine: Engine | null;
@@ -77,9 +80,17 @@ export class FleetServer {
     return this.halt(true);
   }
 
-  /** Stops the components but leaves units running (SIGHUP reload, tests of crashes). */
+  /** Stops the components but leaves units running (tests of crashes). */
   stop(): Promise<void> {
     return this.halt(false);
+  }
+
+  /**
+   * Stops for a SIGHUP reload: units keep running, and a leader resigns, so that the next
+   * configuration's engine (or another machine's) takes over at once instead of after a TTL.
+   */
+  retire(): Promise<void> {
+    return this.halt(false, true);
   }
 
   /** State for SIGUSR1, in the shape fleet dumped. */
@@ -90,18 +101,21 @@ export class FleetServer {
     return { Agent: { Cache: { TargetStates: targetStates } } };
   }
 
-  private halt(purge: boolean): Promise<void> {
+  private halt(purge: boolean, resign = purge): Promise<void> {
     this.stopping = true;
     this.wakeBackoff?.();
+    // A start in progress waits for the agent's and the engine's watches to be ready, without
+    // bound while etcd does not deliver: stopping both now ends those waits, so the stop (and
+    // the purge, within systemd's stop timeout) does not queue behind them.
+    void this.agent?.stop().catch(() => undefined);
+    void this.components?.engine?.stop({ resign: false }).catch(() => undefined);
     this.lifecycle = this.lifecycle.then(async () => {
       this.clearTimers();
       const components = this.components;
       this.components = null;
       const { log } = this.options;
       if (components !== null) {
-        await bestEffort(log, 'stopping the engine', () =>
-          components.engine?.stop({ resign: purge }),
-        );
+        await bestEffort(log, 'stopping the engine', () => components.engine?.stop({ resign }));
       }
       if (purge) await bestEffort(log, 'unloading units', () => this.agent?.purge());
       else await this.agent?.stop();
@@ -112,7 +126,11 @@ export class FleetServer {
     return this.lifecycle;
   }
 
-  private async runUntilStarted(mode: 'Register' | 'Beat'): Promise<void> {
+  /** `onRegistered` runs once a new lease holds the machine's key. */
+  private async runUntilStarted(
+    mode: 'Register' | 'Beat',
+    onRegistered: () => void = () => undefined,
+  ): Promise<void> {
     const { log } = this.options;
     let delayMs = this.timings.restartBackoffInitialMs;
     for (;;) {
@@ -125,7 +143,13 @@ export class FleetServer {
           this.options.config.agentTtlMs,
         );
         log.debug(`hrt.${mode}() success`);
-        await this.startComponents(session);
+        onRegistered();
+        try {
+          await this.startComponents(session);
+        } catch (err) {
+          await this.discard(session);
+          throw err;
+        }
         return;
       } catch (err) {
         if (this.stopping) return;
@@ -205,20 +229,50 @@ export class FleetServer {
   }
 
   /**
+   * Undoes a start that failed part-way (the agent could not read systemd, say): nothing may
+   * keep running on its session, and its lease is revoked, else its keepalive would hold it
+   * for ever and every retry would add one.
+   */
+  private async discard(session: MachineSession): Promise<void> {
+    const components = this.components;
+    if (components?.session === session) this.components = null;
+    this.clearTimers();
+    const { log } = this.options;
+    await bestEffort(log, 'stopping the engine', () => components?.engine?.stop({ resign: false }));
+    await bestEffort(log, 'stopping the agent', () => this.agent?.stop());
+    // Revoking stops the keepalive first, so a lease etcd could not be told about expires.
+    await bestEffort(log, 'revoking the lease of a failed start', () => session.close());
+  }
+
+  /**
    * The original's monitor: every check retries a failed heartbeat until the check time is
-   * up, so one slow or failed answer does not restart every component; a presence that
-   * cannot be confirmed in that time, or a lease etcd reports gone, restarts them.
+   * up, so one slow or failed answer does not restart every component. Unlike the original,
+   * an unanswered heartbeat restarts them only once etcd has also answered no keepalive for
+   * a whole TTL: unary calls can time out while the keepalive stream still renews the lease,
+   * and giving up a live lease would let the machine's presence lapse and its units move.
+   * A lease etcd reports gone restarts them at once.
    */
   private scheduleMonitor(session: MachineSession): void {
     const { monitorCheckTimeoutMs, monitorRetryIntervalMs } = this.timings;
+    const ttlMs = session.grantedTtlSeconds * 1000;
     this.monitorTimer = setInterval(() => {
       const deadline = performance.now() + monitorCheckTimeoutMs;
       const check = this.checkPresence(session, deadline, monitorRetryIntervalMs);
-      const timeout = new Promise<boolean>((resolve) =>
-        setTimeout(() => resolve(false), monitorCheckTimeoutMs).unref(),
+      const timeout = new Promise<Heartbeat>((resolve) =>
+        setTimeout(() => resolve('unanswered'), monitorCheckTimeoutMs).unref(),
       );
-      void Promise.race([check, timeout]).then((alive) => {
-        if (!alive) this.restart(session, 'Monitor timed out before successful heartbeat');
+      void Promise.race([check, timeout]).then((heartbeat) => {
+        if (heartbeat === 'alive') return;
+        if (heartbeat === 'gone') {
+          this.restart(session, 'lease lost: etcd no longer holds it');
+        } else if (!session.renewedWithin(ttlMs)) {
+          this.restart(session, 'Monitor timed out before successful heartbeat');
+        } else if (this.components?.session === session) {
+          this.options.log.warn(
+            { leaseID: session.leaseID },
+            'Heartbeat timed out, but etcd still renews the lease; keeping it',
+          );
+        }
       });
     }, this.timings.monitorIntervalMs);
   }
@@ -227,12 +281,12 @@ export class FleetServer {
     session: MachineSession,
     deadline: number,
     retryMs: number,
-  ): Promise<boolean> {
+  ): Promise<Heartbeat> {
     for (;;) {
       try {
-        return await session.isAlive();
+        return (await session.isAlive()) ? 'alive' : 'gone';
       } catch {
-        if (performance.now() + retryMs >= deadline) return false;
+        if (performance.now() + retryMs >= deadline) return 'unanswered';
         await new Promise((resolve) => setTimeout(resolve, retryMs).unref());
       }
     }
@@ -263,9 +317,14 @@ export class FleetServer {
       this.clearTimers();
       await components.engine?.stop({ resign: false });
       await this.agent?.stop();
-      components.session.abandon();
       log.info('Restarting server');
-      await this.runUntilStarted('Beat');
+      // Make before break: while etcd still renews the old lease, it keeps the machine present
+      // until a new lease holds the machine's key, however long registering takes.
+      try {
+        await this.runUntilStarted('Beat', () => session.abandon());
+      } finally {
+        session.abandon();
+      }
     });
   }
 
