@@ -4,8 +4,8 @@ import { quoteString } from '../go/text.js';
 import { FLEET_VERSION } from '../version.js';
 import type { FlagValues } from './args/flags.js';
 import { type Environment, parseInvocation } from './args/invocation.js';
+import { renderUsage } from './args/program.js';
 import { type CommandSpec, ROOT } from './args/specs.js';
-import { renderUsage } from './args/usage.js';
 import {
   type ClientServices,
   clientOptions,

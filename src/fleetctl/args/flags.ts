@@ -1,5 +1,5 @@
 import { parseGoBool, parseGoFloat, parseGoInt } from '../../go/strconv.js';
-import { quoteRune, quoteString } from '../../go/text.js';
+import { quoteString } from '../../go/text.js';
 
 /** The pflag value types fleetctl's flags use. */
 export type FlagKind = 'bool' | 'string' | 'int' | 'float';
@@ -113,12 +113,7 @@ export class FlagValues {
   }
 }
 
-export interface ParsedArguments {
-  /** Arguments that are not flags, in order; everything after `--` included. */
-  positional: string[];
-}
-
-/** A flag set to parse one command's arguments with, pflag-style (flags may follow arguments). */
+/** A command's flags by name, for cobra's command lookup and the pflag syntax shim. */
 export class FlagSet {
   private readonly byName: ReadonlyMap<string, FlagSpec>;
 
@@ -128,54 +123,5 @@ export class FlagSet {
 
   lookup(name: string): FlagSpec | undefined {
     return this.byName.get(name);
-  }
-
-  /** pflag's `parseArgs` with interspersed arguments; throws FlagError or HelpRequested. */
-  parse(args: readonly string[], values: FlagValues): ParsedArguments {
-    const positional: string[] = [];
-    const rest = [...args];
-    while (rest.length > 0) {
-      const arg = rest.shift()!;
-      if (arg.length < 2 || !arg.startsWith('-')) {
-        positional.push(arg);
-      } else if (arg === '--') {
-        positional.push(...rest);
-        break;
-      } else if (arg.startsWith('--')) {
-        this.parseLong(arg, rest, values);
-      } else {
-        // fleet registers no shorthands, so the first letter decides: `-h` asks for help
-        // (pflag's special case), anything else is unknown.
-        const first = Buffer.from(arg.slice(1), 'utf8')[0]!;
-        if (first === 0x68) throw new HelpRequested();
-        throw new FlagError(`unknown shorthand flag: ${quoteRune(first)} in ${arg}`);
-      }
-    }
-    return { positional };
-  }
-
-  private parseLong(arg: string, rest: string[], values: FlagValues): void {
-    const body = arg.slice(2);
-    if (body.startsWith('-') || body.startsWith('=')) {
-      throw new FlagError(`bad flag syntax: ${arg}`);
-    }
-    const equals = body.indexOf('=');
-    const name = equals < 0 ? body : body.slice(0, equals);
-    const flag = this.byName.get(name);
-    if (flag === undefined) throw new FlagError(`unknown flag: --${name}`);
-    let text: string;
-    if (equals >= 0) {
-      text = body.slice(equals + 1);
-    } else if (flag.kind === 'bool') {
-      text = 'true';
-    } else if (rest.length > 0) {
-      text = rest.shift()!;
-    } else {
-      throw new FlagError(`flag needs an argument: ${arg}`);
-    }
-    const error = values.set(flag, text);
-    if (error !== null) {
-      throw new FlagError(`invalid argument ${quoteString(text)} for ${arg}: ${error}`);
-    }
   }
 }

@@ -1,11 +1,13 @@
 import { applyEnvironment } from './environment.js';
 import { FlagError, FlagValues, HelpRequested } from './flags.js';
+import { parseCommandArguments } from './program.js';
 import { commandFlagSet, findCommand } from './resolve.js';
 import { type CommandSpec, HELP_COMMAND, ROOT } from './specs.js';
 
 /**
  * What a fleetctl command line asks for, decided the way fleet v1.0 decided it with
- * cobra and pflag. Rendering is the caller's: this module only parses.
+ * cobra and pflag: `--version` first (fleet checked it before cobra), then cobra's command
+ * lookup, then commander parses the command's arguments. Rendering is the caller's.
  */
 export type Invocation =
   /** `--version` or `-v` as the very first argument (and only there). */
@@ -38,12 +40,11 @@ export function parseInvocation(argv: readonly string[], env: Environment): Invo
       ? ''
       : `Command "${command.name}" is deprecated, ${command.deprecated}\n`;
 
-  const flagSet = commandFlagSet(command);
-  const flags = new FlagValues(flagSet.flags);
+  const flags = new FlagValues(commandFlagSet(command).flags);
   applyEnvironment(ROOT.flags, env, flags);
   let positional: string[];
   try {
-    positional = flagSet.parse(resolution.args, flags).positional;
+    positional = parseCommandArguments(command, resolution.args, flags);
   } catch (err) {
     if (err instanceof HelpRequested) return { kind: 'usage', command, notice };
     if (err instanceof FlagError)
