@@ -1,3 +1,4 @@
+import { DEFAULT_KEY_PREFIX } from '../../config/defaults.js';
 import { boolFlag, type FlagSpec, floatFlag, intFlag, stringFlag, trueFlag } from './flags.js';
 
 /**
@@ -11,7 +12,6 @@ const CLI_DESCRIPTION =
   'fleetctl is a command-line interface to fleet, the cluster-wide CoreOS init system.';
 
 export const DEFAULT_ENDPOINT = 'unix:///var/run/fleet.sock';
-const DEFAULT_ETCD_KEY_PREFIX = '/_coreos.com/fleet/';
 const DEFAULT_KNOWN_HOSTS_FILE = '~/.fleetctl/known_hosts';
 
 export interface CommandSpec {
@@ -52,7 +52,7 @@ export const ROOT: CommandSpec = {
     ),
     stringFlag(
       'etcd-key-prefix',
-      DEFAULT_ETCD_KEY_PREFIX,
+      DEFAULT_KEY_PREFIX,
       'Keyspace for fleet data in etcd (development use only!)',
     ),
     stringFlag('key-file', '', `Location of TLS key file ${TLS_USAGE}`),

@@ -1,7 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { goPathError } from '../../go/path-error.js';
 import { UnitFile } from '../../unit/unit-file.js';
-import { goPathError } from '../go-errors.js';
 
 /** Unit files named on the command line, read relative to fleetctl's working directory. */
 export class LocalUnits {
