@@ -15,6 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Etcd3, Lease } from 'etcd3';
+import { DEFAULT_KEY_PREFIX } from '../../src/config/defaults.js';
 import { parseGoDuration } from '../../src/go/duration.js';
 import { createEtcdClient } from '../../src/registry/etcd-client.js';
 import { encodeRecord } from '../../src/registry/records.js';
@@ -235,7 +236,7 @@ class ScaleBenchmark {
   private readonly placement = new Map<string, Worker>();
   private readonly specs: MachineSpec[] = [];
   private readonly resultsDir: string;
-  private readonly prefix = '/_coreos.com/fleet/';
+  private readonly prefix = DEFAULT_KEY_PREFIX;
   private cpu: CpuMeter | null = null;
   private workerFailure: string | null = null;
   private runFailure: string | null = null;

@@ -367,7 +367,7 @@ describe.skipIf(unavailable !== undefined)('scheduling on three machines (fleetc
   });
 
   it('TestScheduleCircularReplace: two units replacing each other are unrelated: both run where placement puts them and neither is pushed away', async () => {
-    // Our rule (src/engine/placement.ts replacesOneWay): a replace relation counts only when
+    // Our rule (src/placement/rules.ts replacesOneWay): a replace relation counts only when
     // exactly one side declares it, or each unit would keep pushing the other away. m2 and m3
     // busier, so normal placement puts both units on m1, next to each other.
     const m1 = member('m1');

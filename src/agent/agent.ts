@@ -1,9 +1,11 @@
 import type { Logger } from 'pino';
-import { RequirementsCache } from '../engine/requirements-cache.js';
+import { type Clock, SYSTEM_CLOCK } from '../clock.js';
+import { ReconcileLoop } from '../reconcile/loop.js';
+import { RequirementsCache } from '../reconcile/requirements-cache.js';
 import type { AgentFeed } from '../registry/agent-feed.js';
 import { mergeMetadata } from '../registry/machine-store.js';
-import type { UnitStateRecord } from '../registry/records.js';
-import type { StatePublisher, StateUpdate } from '../registry/state-publisher.js';
+import type { ScheduleEntry } from '../registry/records.js';
+import type { StatePublisher } from '../registry/state-publisher.js';
 import type { UnitFileCache } from '../registry/unit-file-cache.js';
 import { UNKNOWN_UNIT_STATE, type UnitManager } from '../systemd/unit-manager.js';
 import {
@@ -11,8 +13,11 @@ import {
   type DesiredUnit,
   desiredUnits,
   type LocalUnit,
+  planPublications,
   planTasks,
+  publishedForm,
   REASONS,
+  TASK_PHASES,
 } from './plan.js';
 
 export interface AgentOptions {
@@ -28,6 +33,7 @@ export interface AgentOptions {
   reconcileIntervalMs: number;
   /** False for fleet's `disable_watches`: re-list on every tick instead. */
   watches: boolean;
+  clock?: Clock;
 }
 
 /** systemd active states that mean a start was requested and took hold. */
@@ -40,10 +46,8 @@ const RUNNING_STATES = new Set(['active', 'activating', 'reloading', 'deactivati
 export class Agent {
   private readonly local = new Map<string, LocalUnit>();
   private readonly published = new Map<string, string>();
-  private timer: NodeJS.Timeout | null = null;
-  private running: Promise<void> | null = null;
-  private pending = false;
-  private stopped = true;
+  private readonly clock: Clock;
+  private readonly loop: ReconcileLoop;
   /** Counts stops, so a start that a stop overtook knows it must not carry on. */
   private stops = 0;
   /**
@@ -65,7 +69,14 @@ export class Agent {
   constructor(private readonly options: AgentOptions) {
     this.feed = options.feed;
     this.publisher = options.publisher;
+    this.clock = options.clock ?? SYSTEM_CLOCK;
     this.requirements = new RequirementsCache(options.bodies, () => this.trigger(), options.log);
+    this.loop = new ReconcileLoop({
+      pass: () => this.timedReconcile(),
+      onError: (err) => options.log.error({ err }, 'AgentReconciler reconciliation failed'),
+      intervalMs: options.reconcileIntervalMs,
+      clock: this.clock,
+    });
   }
 
   /**
@@ -103,19 +114,16 @@ export class Agent {
     // Only once every prefix is listed: a pass on a partial view would unload what it misses.
     if (this.options.watches) await this.feed.watch();
     if (this.stops !== stops) throw new Error('the agent was stopped while it started');
-    this.stopped = false;
-    this.trigger();
+    this.loop.start();
   }
 
   /** Stops reconciling; units keep running (a restart or etcd loss must not stop them). */
   async stop(): Promise<void> {
     this.stops += 1;
-    this.stopped = true;
+    const passDone = this.loop.stop();
     this.unsubscribe?.();
     this.unsubscribe = null;
-    if (this.timer !== null) clearTimeout(this.timer);
-    this.timer = null;
-    await this.running;
+    await passDone;
     await this.feed.stop();
   }
 
@@ -139,12 +147,7 @@ export class Agent {
 
   /** Reconciles as soon as the current pass (if any) is done. */
   trigger(): void {
-    if (this.stopped) return;
-    this.pending = true;
-    // Start on the next turn: the events of one watch response then land in one pass.
-    this.running ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() =>
-      this.runPending(),
-    );
+    this.loop.trigger();
   }
 
   /** What the agent believes is loaded here; for SIGUSR1 dumps and tests. */
@@ -152,47 +155,37 @@ export class Agent {
     return this.local;
   }
 
-  private async runPending(): Promise<void> {
-    while (this.pending && !this.stopped) {
-      this.pending = false;
-      if (this.timer !== null) clearTimeout(this.timer);
-      const started = Date.now();
-      try {
-        await this.reconcile();
-        this.options.log.debug(
-          `AgentReconciler completed reconciliation in ${Date.now() - started}ms`,
-        );
-      } catch (err) {
-        this.options.log.error({ err }, 'AgentReconciler reconciliation failed');
-      }
-      if (!this.stopped)
-        this.timer = setTimeout(() => this.trigger(), this.options.reconcileIntervalMs);
-    }
-    this.running = null;
+  private async timedReconcile(): Promise<void> {
+    const started = this.clock.now();
+    await this.reconcile();
+    this.options.log.debug(
+      `AgentReconciler completed reconciliation in ${this.clock.now() - started}ms`,
+    );
   }
 
   private async reconcile(): Promise<void> {
     const { machineID, configuredMetadata } = this.options;
     if (!this.options.watches) await this.feed.relist();
     const snapshot = this.feed.snapshot();
-    const { desired, pending } = desiredUnits({
+    const { desired, pending, missingBodies } = desiredUnits({
       machine: {
         id: machineID,
         metadata: mergeMetadata(configuredMetadata, snapshot.dynamicMetadata),
       },
       scheduled: snapshot.scheduled,
       globals: snapshot.globals,
-      requirementsOf: (name, hash) => this.requirements.get(name, hash),
+      known: this.requirements.known(unitBodies(snapshot.scheduled, snapshot.globals)),
     });
-    this.requirements.endPass();
+    // Each body read triggers another pass, which decides what this one left pending.
+    this.requirements.fetch(missingBodies);
     const needsReload = (load: DesiredUnit) => this.reloadOwed || this.enables(load.hash);
     await this.execute(planTasks(desired, this.local, new Set(pending), needsReload), desired);
     await this.publishStates();
   }
 
   /**
-   * Runs the tasks phase by phase (unload and load, reload, stop and start). Within a phase
-   * units are independent: one failing task is logged and retried next pass, and never
+   * Runs the tasks phase by phase, in `TASK_PHASES`' order. Within a phase units are
+   * independent: one failing task is logged and retried next pass, and never
    * holds the others back (fleet stopped at the first failure).
    */
   private async execute(
@@ -200,13 +193,7 @@ export class Agent {
     desired: ReadonlyMap<string, { hash: string }> = new Map(),
   ): Promise<void> {
     const failedUnits = new Set<string>();
-    const phases: Array<ReadonlyArray<AgentTask['type']>> = [
-      ['UnloadUnit'],
-      ['LoadUnit'],
-      ['ReloadUnitFiles'],
-      ['StopUnit', 'StartUnit'],
-    ];
-    for (const phase of phases) {
+    for (const phase of TASK_PHASES) {
       const inPhase = tasks.filter(
         (task) =>
           phase.includes(task.type) && !('unitName' in task && failedUnits.has(task.unitName)),
@@ -275,28 +262,22 @@ export class Agent {
 
   /** Publishes what changed since last time: systemd's view of every unit fleet loaded here. */
   private async publishStates(): Promise<void> {
-    const names = [...this.local.keys()];
-    const systemd = await this.options.manager.states(names);
-    const updates: StateUpdate[] = [];
-    for (const [name, unit] of this.local) {
-      const reported = systemd.get(name);
-      if (reported === undefined) continue;
-      const state: UnitStateRecord = {
-        ...reported,
-        hash: unit.hash,
-        launched: unit.state === 'launched',
-      };
-      const encoded = JSON.stringify(state);
-      if (this.published.get(name) !== encoded) updates.push({ name, state });
-    }
-    for (const name of this.published.keys()) {
-      if (!this.local.has(name)) updates.push({ name, state: null });
-    }
+    const reported = await this.options.manager.states([...this.local.keys()]);
+    const updates = planPublications(this.local, reported, this.published);
     if (updates.length === 0) return;
     await this.publisher.publish(updates);
     for (const { name, state } of updates) {
       if (state === null) this.published.delete(name);
-      else this.published.set(name, JSON.stringify(state));
+      else this.published.set(name, publishedForm(state));
     }
+  }
+}
+
+/** Each entry's unit name and the hash of its body. */
+function* unitBodies(
+  ...entries: ReadonlyArray<ReadonlyMap<string, ScheduleEntry>>
+): Iterable<[string, string]> {
+  for (const map of entries) {
+    for (const [name, { hash }] of map) yield [name, hash];
   }
 }

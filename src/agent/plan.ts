@@ -1,7 +1,14 @@
-import { byName, globalUnitsFor } from '../engine/placement.js';
-import type { SchedulerMachine, SchedulerUnit } from '../engine/scheduler.js';
-import type { JobState, Requirements } from '../job/types.js';
-import type { ScheduleEntry } from '../registry/records.js';
+import type { JobState } from '../job/types.js';
+import {
+  type RequirementsByUnit,
+  requirementsOf,
+  type SchedulerMachine,
+  type SchedulerUnit,
+} from '../placement/model.js';
+import { byName, globalUnitsFor } from '../placement/rules.js';
+import type { ScheduleEntry, UnitStateRecord } from '../registry/records.js';
+import type { StateUpdate } from '../registry/state-publisher.js';
+import type { SystemdUnitState } from '../systemd/unit-manager.js';
 
 /** A unit this machine should have loaded, and whether it should run. */
 export interface DesiredUnit {
@@ -40,32 +47,40 @@ export const REASONS = {
   purge: 'purging agent',
 } as const;
 
-const TASK_ORDER: Record<AgentTask['type'], number> = {
-  UnloadUnit: 1,
-  LoadUnit: 2,
-  ReloadUnitFiles: 3,
-  StopUnit: 4,
-  StartUnit: 5,
-};
+/**
+ * The phases tasks run in, in order. Within a phase every task concerns another unit, so
+ * they run side by side; listed in the order `planTasks` returns them.
+ */
+export const TASK_PHASES: ReadonlyArray<ReadonlyArray<AgentTask['type']>> = [
+  ['UnloadUnit'],
+  ['LoadUnit'],
+  ['ReloadUnitFiles'],
+  ['StopUnit', 'StartUnit'],
+];
+
+const TASK_ORDER = new Map(TASK_PHASES.flat().map((type, index) => [type, index]));
 
 /**
  * The units this machine should run: those the engine scheduled here, plus the global units
  * whose metadata this machine matches and that conflict with nothing placed before them (by
- * name), the rule the engine counts with. Units whose body is not read yet are `pending`.
+ * name), the rule the engine counts with. Units whose requirements are not `known` yet are
+ * `pending`, and `missingBodies` are the hashes of their bodies.
  */
 export function desiredUnits(input: {
   machine: SchedulerMachine;
   scheduled: ReadonlyMap<string, ScheduleEntry>;
   globals: ReadonlyMap<string, ScheduleEntry>;
-  requirementsOf: (name: string, hash: string) => Requirements | undefined;
-}): { desired: Map<string, DesiredUnit>; pending: string[] } {
+  known: RequirementsByUnit;
+}): { desired: Map<string, DesiredUnit>; pending: string[]; missingBodies: string[] } {
   const pending: string[] = [];
+  const missingBodies = new Set<string>();
   const candidates: SchedulerUnit[] = [];
   const entries = new Map<string, ScheduleEntry>();
   const consider = (name: string, entry: ScheduleEntry, targetMachineID: string | null) => {
-    const requirements = input.requirementsOf(name, entry.hash);
+    const requirements = requirementsOf(input.known, name, entry.hash);
     if (requirements === undefined) {
       pending.push(name);
+      missingBodies.add(entry.hash);
       return;
     }
     entries.set(name, entry);
@@ -85,7 +100,7 @@ export function desiredUnits(input: {
     if (entry.desiredState === 'inactive') continue;
     desired.set(unit.name, { name: unit.name, hash: entry.hash, targetState: entry.desiredState });
   }
-  return { desired, pending };
+  return { desired, pending, missingBodies: [...missingBodies] };
 }
 
 /**
@@ -146,5 +161,38 @@ export function planTasks(
   ) {
     tasks.push({ type: 'ReloadUnitFiles', reason: REASONS.reload });
   }
-  return tasks.sort((a, b) => TASK_ORDER[a.type] - TASK_ORDER[b.type]);
+  return tasks.sort((a, b) => TASK_ORDER.get(a.type)! - TASK_ORDER.get(b.type)!);
+}
+
+/** How a published state is remembered, to tell whether it changed since. */
+export function publishedForm(state: UnitStateRecord): string {
+  return JSON.stringify(state);
+}
+
+/**
+ * The state updates to publish: systemd's view of each unit fleet loaded here, where it
+ * differs from what was `published` last (by unit name, in `publishedForm`), and a
+ * withdrawal for each published unit fleet no longer has here. A unit systemd did not
+ * report on is left as it was published.
+ */
+export function planPublications(
+  local: ReadonlyMap<string, LocalUnit>,
+  reported: ReadonlyMap<string, SystemdUnitState>,
+  published: ReadonlyMap<string, string>,
+): StateUpdate[] {
+  const updates: StateUpdate[] = [];
+  for (const [name, unit] of local) {
+    const systemd = reported.get(name);
+    if (systemd === undefined) continue;
+    const state: UnitStateRecord = {
+      ...systemd,
+      hash: unit.hash,
+      launched: unit.state === 'launched',
+    };
+    if (published.get(name) !== publishedForm(state)) updates.push({ name, state });
+  }
+  for (const name of published.keys()) {
+    if (!local.has(name)) updates.push({ name, state: null });
+  }
+  return updates;
 }

@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { parseGoDuration } from '../go/duration.js';
 import { parseGoBool, parseGoFloat, parseGoInt } from '../go/strconv.js';
+import { DEFAULT_KEY_PREFIX } from './defaults.js';
 import { parseMetadata, splitStringSlice } from './lists.js';
 
 export interface FleetConfig {
@@ -111,7 +112,7 @@ export const optionsSchema = z.object({
   etcd_keyfile: text.prefault(''),
   etcd_certfile: text.prefault(''),
   etcd_cafile: text.prefault(''),
-  etcd_key_prefix: text.prefault('/_coreos.com/fleet/'),
+  etcd_key_prefix: text.prefault(DEFAULT_KEY_PREFIX),
   etcd_request_timeout: positiveSecondsAsMs.prefault('1.0'),
   engine_reconcile_interval: positiveSecondsAsMs.prefault('2.0'),
   public_ip: text.prefault(''),

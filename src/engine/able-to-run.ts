@@ -1,7 +1,7 @@
 import { quoteString } from '../go/text.js';
+import type { SchedulerUnit } from '../placement/model.js';
+import { hasMetadata, matchesMachineID } from '../placement/rules.js';
 import type { AgentView } from './agent-view.js';
-import type { SchedulerUnit } from './model.js';
-import { hasMetadata, matchesMachineID } from './placement.js';
 
 /**
  * fleet's `AbleToRun` outcome for a unit on one machine. `reschedule` means the unit may run

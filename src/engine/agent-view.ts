@@ -1,5 +1,11 @@
-import type { SchedulerMachine, SchedulerUnit } from './model.js';
-import { byName, conflicts, declaresReplace, hasMetadata, placeGlobals } from './placement.js';
+import type { SchedulerMachine, SchedulerUnit } from '../placement/model.js';
+import {
+  byName,
+  conflicts,
+  declaresReplace,
+  hasMetadata,
+  placeGlobals,
+} from '../placement/rules.js';
 
 /**
  * One machine as the engine sees it during a reconcile pass: the non-global units scheduled

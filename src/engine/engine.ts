@@ -1,12 +1,14 @@
 import type { Logger } from 'pino';
-import type { EngineFeed } from '../registry/engine-feed.js';
+import { type Clock, SYSTEM_CLOCK, type TimerHandle } from '../clock.js';
+import { ReconcileLoop } from '../reconcile/loop.js';
+import { RequirementsCache } from '../reconcile/requirements-cache.js';
+import type { EngineFeed, EngineSnapshot } from '../registry/engine-feed.js';
 import type { EngineLeadership } from '../registry/engine-leadership.js';
 import type { ScheduleWriter } from '../registry/schedule-writer.js';
 import type { UnitFileCache } from '../registry/unit-file-cache.js';
-import { type EngineMetrics, NO_ENGINE_METRICS } from './metrics.js';
+import { displacementOf, type EngineMetrics, NO_ENGINE_METRICS } from './metrics.js';
 import type { EngineTask } from './model.js';
 import { planPass } from './plan.js';
-import { RequirementsCache } from './requirements-cache.js';
 import { SettledPass } from './settled-pass.js';
 
 export interface EngineOptions {
@@ -26,7 +28,7 @@ export interface EngineOptions {
   /** False for fleet's `disable_watches`: re-list on every tick instead. */
   watches: boolean;
   metrics?: EngineMetrics;
-  now?: () => number;
+  clock?: Clock;
 }
 
 /**
@@ -35,24 +37,29 @@ export interface EngineOptions {
  * only runs passes, one at a time, and carries their changes out.
  */
 export class Engine {
-  private readonly now: () => number;
+  private readonly clock: Clock;
   private readonly metrics: EngineMetrics;
-  private timer: NodeJS.Timeout | null = null;
-  private running: Promise<void> | null = null;
-  private pending = false;
-  private stopped = true;
+  private readonly loop: ReconcileLoop;
   /** Counts stops, so a start that a stop overtook knows it must not carry on. */
   private stops = 0;
   private leaderSince: number | null = null;
   private knownLeader: string | null = null;
-  private graceTimer: NodeJS.Timeout | null = null;
+  private graceTimer: TimerHandle | null = null;
   private readonly requirements: RequirementsCache;
   private readonly settled = new SettledPass();
 
   constructor(private readonly options: EngineOptions) {
-    this.now = options.now ?? Date.now;
+    this.clock = options.clock ?? SYSTEM_CLOCK;
     this.metrics = options.metrics ?? NO_ENGINE_METRICS;
     this.requirements = new RequirementsCache(options.bodies, () => this.trigger(), options.log);
+    this.loop = new ReconcileLoop({
+      pass: () => this.reconcile(),
+      onError: (err) => {
+        if (!this.loop.stopped) options.log.error({ err }, 'Engine reconciliation failed');
+      },
+      intervalMs: options.reconcileIntervalMs,
+      clock: this.clock,
+    });
   }
 
   async start(): Promise<void> {
@@ -60,8 +67,7 @@ export class Engine {
     // Only the leader key: the registry state is mirrored once this engine wins leadership.
     if (this.options.watches) await this.options.feed.watch();
     if (this.stops !== stops) throw new Error('the engine was stopped while it started');
-    this.stopped = false;
-    this.trigger();
+    this.loop.start();
   }
 
   /**
@@ -70,41 +76,18 @@ export class Engine {
    */
   async stop({ resign }: { resign: boolean }): Promise<void> {
     this.stops += 1;
-    this.stopped = true;
-    if (this.timer !== null) clearTimeout(this.timer);
-    if (this.graceTimer !== null) clearTimeout(this.graceTimer);
-    this.timer = null;
+    const passDone = this.loop.stop();
+    if (this.graceTimer !== null) this.clock.clearTimeout(this.graceTimer);
     this.graceTimer = null;
     // The feed first: that ends a listing the running pass may be waiting on (etcd gone).
     await this.options.feed.stop();
-    await this.running;
+    await passDone;
     if (resign) await this.options.leadership.resign();
   }
 
   /** Asks for a reconcile as soon as the current one (if any) is done. */
   trigger(): void {
-    if (this.stopped) return;
-    this.pending = true;
-    // Start on the next turn: the events of one watch response then land in one pass.
-    this.running ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() =>
-      this.runPending(),
-    );
-  }
-
-  private async runPending(): Promise<void> {
-    while (this.pending && !this.stopped) {
-      this.pending = false;
-      if (this.timer !== null) clearTimeout(this.timer);
-      try {
-        await this.reconcile();
-      } catch (err) {
-        if (!this.stopped) this.options.log.error({ err }, 'Engine reconciliation failed');
-      }
-      if (!this.stopped) {
-        this.timer = setTimeout(() => this.trigger(), this.options.reconcileIntervalMs);
-      }
-    }
-    this.running = null;
+    this.loop.trigger();
   }
 
   private async reconcile(): Promise<void> {
@@ -112,7 +95,7 @@ export class Engine {
     if (!this.options.watches) await feed.relist();
     if (!(await this.ensureLeadership())) return;
 
-    const started = this.now();
+    const started = this.clock.now();
     const snapshot = feed.snapshot();
     const unconfirmed = this.unconfirmedMachines(snapshot.placements, snapshot.machines);
     if (this.settled.repeats(snapshot, unconfirmed)) {
@@ -120,8 +103,11 @@ export class Engine {
       log.debug('Engine reconciliation skipped: nothing changed since the last pass');
       return;
     }
-    const plan = planPass(snapshot, (name, hash) => this.requirements.get(name, hash), unconfirmed);
-    const complete = this.requirements.endPass();
+    const known = this.requirements.known(unitBodies(snapshot));
+    const plan = planPass(snapshot, known, unconfirmed);
+    // Each body read triggers another pass, which decides what this one held back.
+    this.requirements.fetch(plan.missingBodies);
+    const complete = plan.missingBodies.length === 0;
     this.settled.passed(snapshot, unconfirmed, complete && plan.changes.length === 0);
     const fence = leadership.fence;
     if (plan.changes.length > 0 && fence !== null) {
@@ -139,19 +125,19 @@ export class Engine {
         } else {
           this.metrics.taskFailed(task.type);
         }
-        if (task.reason.endsWith('went away')) this.metrics.unitDisplaced('machine_away');
-        else if (task.reason.includes('unable to run unit')) this.metrics.unitDisplaced('run');
+        const displacement = displacementOf(task.cause);
+        if (displacement !== undefined) this.metrics.unitDisplaced(displacement);
       }
       if (applied.length < plan.changes.length && !deposed) {
         log.debug(
           { skipped: plan.changes.length - applied.length, machineID },
           'Engine changes lost a race; deciding again on the next pass',
         );
-        this.pending = true;
+        this.trigger();
       }
     }
     this.metrics.passCompleted();
-    const elapsed = this.now() - started;
+    const elapsed = this.clock.now() - started;
     const level = elapsed > this.options.reconcileIntervalMs ? 'warn' : 'debug';
     log[level](`Engine completed reconciliation in ${elapsed}ms`);
   }
@@ -179,7 +165,7 @@ export class Engine {
         this.noteLeader(leader?.machineID ?? null);
         return false;
       }
-      this.leaderSince = this.now();
+      this.leaderSince = this.clock.now();
       this.knownLeader = machineID;
       log.info('Engine leadership acquired');
       this.metrics.leadershipAcquired(Math.floor(this.leaderSince / 1000));
@@ -217,20 +203,25 @@ export class Engine {
   ): Set<string> {
     const unconfirmed = new Set<string>();
     if (this.leaderSince === null) return unconfirmed;
-    const inGrace = this.now() - this.leaderSince < this.options.machineGraceMs;
+    const inGrace = this.clock.now() - this.leaderSince < this.options.machineGraceMs;
     if (!inGrace) return unconfirmed;
     for (const { machineID } of placements.values()) {
       if (!machines.has(machineID)) unconfirmed.add(machineID);
     }
     if (unconfirmed.size > 0 && this.graceTimer === null) {
-      const graceLeft = this.options.machineGraceMs - (this.now() - this.leaderSince);
-      this.graceTimer = setTimeout(() => {
+      const graceLeft = this.options.machineGraceMs - (this.clock.now() - this.leaderSince);
+      this.graceTimer = this.clock.setTimeout(() => {
         this.graceTimer = null;
         this.trigger();
       }, graceLeft);
     }
     return unconfirmed;
   }
+}
+
+/** Each unit's name and the hash of the body its record names. */
+function* unitBodies(snapshot: EngineSnapshot): Iterable<[string, string]> {
+  for (const [name, { record }] of snapshot.units) yield [name, record.hash];
 }
 
 /** The lines fleet's engine logged for each task; operators and tests grep for them. */

@@ -1,19 +1,18 @@
-import type { JobState, Requirements } from '../job/types.js';
-
-/** A unit as the engine schedules it: desired state, current placement, constraints. */
-export interface SchedulerUnit {
-  name: string;
-  targetState: JobState;
-  /** The machine the unit is scheduled to; `null` when it is not scheduled. */
-  targetMachineID: string | null;
-  requirements: Requirements;
-}
-
-/** A live machine: one whose presence is currently registered. */
-export interface SchedulerMachine {
-  id: string;
-  metadata: Readonly<Record<string, string>>;
-}
+/**
+ * Why the engine decided a task, as data: the reason text is fleet's log line, this is what
+ * metrics and tests read.
+ */
+export type EngineTaskCause =
+  /** The unit's desired state is inactive. */
+  | 'target-inactive'
+  /** The unit's machine is no longer registered. */
+  | 'machine-away'
+  /** The unit's machine no longer satisfies its requirements. */
+  | 'unable-to-run'
+  /** A unit scheduled beside it replaces it. */
+  | 'replaced'
+  /** The unit should run and is scheduled nowhere. */
+  | 'not-scheduled';
 
 /** One schedule change, to be carried out in the order returned (fleet's engine task). */
 export type EngineTask = {
@@ -21,4 +20,5 @@ export type EngineTask = {
   unitName: string;
   machineID: string;
   reason: string;
+  cause: EngineTaskCause;
 };

@@ -1,6 +1,6 @@
+import type { SchedulerMachine, SchedulerUnit } from '../placement/model.js';
+import { matchesMachineID } from '../placement/rules.js';
 import { AgentView } from './agent-view.js';
-import type { SchedulerMachine, SchedulerUnit } from './model.js';
-import { matchesMachineID } from './placement.js';
 
 /**
  * The schedule as one reconcile pass sees it, updated after each of its decisions so the

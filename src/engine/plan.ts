@@ -1,44 +1,73 @@
-import type { Requirements } from '../job/types.js';
+import {
+  type RequirementsByUnit,
+  requirementsOf,
+  type SchedulerMachine,
+  type SchedulerUnit,
+} from '../placement/model.js';
 import type { EngineSnapshot } from '../registry/engine-feed.js';
 import type { ScheduleChange } from '../registry/schedule-writer.js';
-import type { EngineTask, SchedulerMachine, SchedulerUnit } from './model.js';
+import type { EngineTask } from './model.js';
 import { decide } from './scheduler.js';
 
-/** What one engine pass decided: the tasks as fleet logs them, and the writes that carry them out. */
+/** What one engine pass decided, and what it could not see. */
 export interface EnginePlan {
+  /** The tasks as fleet logs them. */
   tasks: EngineTask[];
+  /** The writes that carry them out. */
   changes: ScheduleChange[];
+  /** Hashes of the unit bodies the pass lacked: read them, and pass again. */
+  missingBodies: string[];
 }
 
 /**
- * One reconcile pass of the leader, as a pure function of what it knows.
+ * One reconcile pass of the leader, as a pure function of what it knows: the registry
+ * snapshot, the requirements known so far, and the machines it must not judge yet.
  *
- * `requirementsOf` gives a unit's requirements, or undefined while its body is still being
- * fetched; such units are left out of this pass. Units placed on a machine in
- * `unconfirmedMachines` (absent, but possibly only because this engine just became leader
- * and the machine has not re-registered yet) are left exactly where they are, and nothing
- * new is placed there: a leadership change must never reschedule the cluster (fleet #1289).
+ * Nothing is decided that depends on a unit whose requirements the pass cannot see (its
+ * body is unread): that unit stays where it is, and so does every unit on its machine (the
+ * unseen unit may be the peer they follow, or conflict with or replace them), and every
+ * unit whose `MachineOf` names it; nothing new is placed on such a machine, and the
+ * machine of a unit left in place that way is held too, so the units there keep the peer
+ * they see. Units on a machine in `unconfirmedMachines` (absent, but possibly only because
+ * this engine just became leader and the machine has not re-registered yet) are held the
+ * same way: a leadership change must never reschedule the cluster (fleet #1289).
+ *
+ * An unseen unit placed nowhere holds nothing back. Were it global, the only decision it
+ * could have changed is where a unit goes first: a placed unit never yields to a global.
  */
 export function planPass(
   snapshot: EngineSnapshot,
-  requirementsOf: (name: string, hash: string) => Requirements | undefined,
+  known: RequirementsByUnit,
   unconfirmedMachines: ReadonlySet<string>,
 ): EnginePlan {
-  const units: SchedulerUnit[] = [];
+  const unseen = new Set<string>();
+  const missingBodies = new Set<string>();
   for (const [name, { record }] of snapshot.units) {
-    const requirements = requirementsOf(name, record.hash);
-    if (requirements === undefined) continue;
-    const targetMachineID = snapshot.placements.get(name)?.machineID ?? null;
-    if (targetMachineID !== null && unconfirmedMachines.has(targetMachineID)) continue;
-    units.push({ name, targetState: record.desiredState, targetMachineID, requirements });
+    if (requirementsOf(known, name, record.hash) !== undefined) continue;
+    unseen.add(name);
+    missingBodies.add(record.hash);
   }
-  const machines: SchedulerMachine[] = [...snapshot.machines.values()].map((machine) => ({
-    id: machine.id,
-    metadata: machine.metadata,
-  }));
+  const held = new Set(unconfirmedMachines);
+  const candidates: SchedulerUnit[] = [];
+  for (const [name, { record }] of snapshot.units) {
+    const targetMachineID = snapshot.placements.get(name)?.machineID ?? null;
+    const requirements = requirementsOf(known, name, record.hash);
+    if (requirements === undefined || requirements.peers.some((peer) => unseen.has(peer))) {
+      if (targetMachineID !== null) held.add(targetMachineID);
+      continue;
+    }
+    candidates.push({ name, targetState: record.desiredState, targetMachineID, requirements });
+  }
+  const units = candidates.filter(
+    (unit) => unit.targetMachineID === null || !held.has(unit.targetMachineID),
+  );
+  const machines: SchedulerMachine[] = [];
+  for (const machine of snapshot.machines.values()) {
+    if (!held.has(machine.id)) machines.push({ id: machine.id, metadata: machine.metadata });
+  }
 
   const tasks = decide(units, machines);
-  return { tasks, changes: toChanges(tasks, snapshot) };
+  return { tasks, changes: toChanges(tasks, snapshot), missingBodies: [...missingBodies] };
 }
 
 /**

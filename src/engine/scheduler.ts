@@ -3,13 +3,12 @@
  * and the live machines. Carrying the tasks out (and logging them) is the reconciler's job.
  */
 
+import type { SchedulerMachine, SchedulerUnit } from '../placement/model.js';
+import { byName, replacesOneWay } from '../placement/rules.js';
 import { ableToRun } from './able-to-run.js';
 import type { AgentView } from './agent-view.js';
-import type { EngineTask, SchedulerMachine, SchedulerUnit } from './model.js';
+import type { EngineTask, EngineTaskCause } from './model.js';
 import { PassView } from './pass-view.js';
-import { byName, replacesOneWay } from './placement.js';
-
-export type { EngineTask, SchedulerMachine, SchedulerUnit } from './model.js';
 
 /**
  * The tasks that bring the schedule closer to what the units require, in execution order.
@@ -43,12 +42,12 @@ class Pass {
     const machineID = this.cluster.targetOf(job.name);
     if (machineID === null) return;
     if (job.targetState === 'inactive') {
-      this.unschedule(job, machineID, 'target state inactive');
+      this.unschedule(job, machineID, 'target-inactive', 'target state inactive');
       return;
     }
     const view = this.cluster.viewOf(machineID);
     if (view === undefined) {
-      this.unschedule(job, machineID, `target Machine(${machineID}) went away`);
+      this.unschedule(job, machineID, 'machine-away', `target Machine(${machineID}) went away`);
       return;
     }
     const verdict = ableToRun(view, job);
@@ -56,6 +55,7 @@ class Pass {
       this.unschedule(
         job,
         machineID,
+        'unable-to-run',
         `target Machine(${machineID}) unable to run unit: ${verdict.reason}`,
       );
     } else if (verdict.action === 'reschedule') {
@@ -72,7 +72,12 @@ class Pass {
       .candidatesFor(job)
       .find((view) => ableToRun(view, job).action !== 'unschedule');
     if (target === undefined) return;
-    this.schedule(job, target.machine.id, `target state ${job.targetState} and unit not scheduled`);
+    this.schedule(
+      job,
+      target.machine.id,
+      'not-scheduled',
+      `target state ${job.targetState} and unit not scheduled`,
+    );
   }
 
   /**
@@ -92,8 +97,8 @@ class Pass {
         .find((other) => other !== view && ableToRun(other, replaced).action === 'schedule');
       if (destination === undefined) continue;
       const reason = `found replace with locally-scheduled Unit(${replaced.name})`;
-      this.unschedule(replaced, machineID, reason);
-      this.schedule(replaced, destination.machine.id, reason);
+      this.unschedule(replaced, machineID, 'replaced', reason);
+      this.schedule(replaced, destination.machine.id, 'replaced', reason);
       return;
     }
   }
@@ -110,13 +115,23 @@ class Pass {
     return peers;
   }
 
-  private unschedule(unit: SchedulerUnit, machineID: string, reason: string): void {
-    this.tasks.push({ type: 'UnscheduleUnit', unitName: unit.name, machineID, reason });
+  private unschedule(
+    unit: SchedulerUnit,
+    machineID: string,
+    cause: EngineTaskCause,
+    reason: string,
+  ): void {
+    this.tasks.push({ type: 'UnscheduleUnit', unitName: unit.name, machineID, reason, cause });
     this.cluster.unschedule(unit);
   }
 
-  private schedule(unit: SchedulerUnit, machineID: string, reason: string): void {
-    this.tasks.push({ type: 'AttemptScheduleUnit', unitName: unit.name, machineID, reason });
+  private schedule(
+    unit: SchedulerUnit,
+    machineID: string,
+    cause: EngineTaskCause,
+    reason: string,
+  ): void {
+    this.tasks.push({ type: 'AttemptScheduleUnit', unitName: unit.name, machineID, reason, cause });
     this.cluster.schedule(unit, machineID);
   }
 }

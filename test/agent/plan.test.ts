@@ -3,11 +3,15 @@ import {
   type DesiredUnit,
   desiredUnits,
   type LocalUnit,
+  planPublications,
   planTasks,
+  publishedForm,
   REASONS,
+  TASK_PHASES,
 } from '../../src/agent/plan.js';
 import type { Requirements } from '../../src/job/types.js';
-import type { ScheduleEntry } from '../../src/registry/records.js';
+import type { RequirementsByUnit } from '../../src/placement/model.js';
+import type { ScheduleEntry, UnitStateRecord } from '../../src/registry/records.js';
 
 const H1 = '1'.repeat(40);
 const H2 = '2'.repeat(40);
@@ -22,6 +26,13 @@ function requirements(overrides: Partial<Requirements> = {}): Requirements {
     global: false,
     ...overrides,
   };
+}
+
+/** Requirements known for each unit named, read from body `H1`. */
+function known(byName: Record<string, Requirements>): RequirementsByUnit {
+  return new Map(
+    Object.entries(byName).map(([name, requirements]) => [name, { hash: H1, requirements }]),
+  );
 }
 
 const launched = (hash = H1): ScheduleEntry => ({ hash, desiredState: 'launched' });
@@ -55,7 +66,7 @@ describe('agent: which units run here', () => {
         ['g-east.service', launched()],
         ['g-west.service', launched()],
       ]),
-      requirementsOf: (name) => byName[name],
+      known: known(byName),
     });
     expect([...desired.keys()]).toEqual(['a.service', 'g-east.service']);
   });
@@ -69,20 +80,30 @@ describe('agent: which units run here', () => {
         ['conflict-global.1.service', launched()],
         ['conflict-global.0.service', launched()],
       ]),
-      requirementsOf: () => conflicting,
+      known: known({
+        'conflict-global.0.service': conflicting,
+        'conflict-global.1.service': conflicting,
+      }),
     });
     expect([...desired.keys()]).toEqual(['conflict-global.0.service']);
   });
 
   it('leaves out a global unit whose desired state is inactive, and waits for unread bodies', () => {
-    const { desired, pending } = desiredUnits({
+    const { desired, pending, missingBodies } = desiredUnits({
       machine: { id: 'm1', metadata: {} },
-      scheduled: new Map([['unread.service', launched()]]),
+      scheduled: new Map([
+        ['unread.service', launched(H2)],
+        ['replaced.service', launched(H2)],
+      ]),
       globals: new Map([['g.service', { hash: H1, desiredState: 'inactive' }]]),
-      requirementsOf: (name) => (name === 'g.service' ? requirements({ global: true }) : undefined),
+      known: known({
+        'g.service': requirements({ global: true }),
+        'replaced.service': requirements(),
+      }),
     });
     expect(desired.size).toBe(0);
-    expect(pending).toEqual(['unread.service']);
+    expect(pending).toEqual(['unread.service', 'replaced.service']);
+    expect(missingBodies).toEqual([H2]);
   });
 });
 
@@ -199,5 +220,73 @@ describe('agent: files found at startup that systemd does not know', () => {
       { type: 'UnloadUnit', unitName: 'a.service', reason: REASONS.loadedNotScheduled },
       { type: 'ReloadUnitFiles', reason: REASONS.reload },
     ]);
+  });
+});
+
+describe('agent: phases', () => {
+  it('orders the tasks it plans phase by phase', () => {
+    const tasks = planTasks(
+      new Map([want('new.service', 'launched'), want('changed.service', 'loaded', H2)]),
+      new Map([have('changed.service', 'launched'), have('gone.service', 'loaded')]),
+    );
+    const phases = tasks.map((task) => TASK_PHASES.findIndex((phase) => phase.includes(task.type)));
+    expect(phases).not.toContain(-1);
+    expect(phases).toEqual([...phases].sort((a, b) => a - b));
+    expect(new Set(phases).size).toBe(TASK_PHASES.length);
+  });
+});
+
+describe('agent: publications', () => {
+  const reported = (activeState: string) => ({
+    loadState: 'loaded',
+    activeState,
+    subState: activeState === 'active' ? 'running' : 'dead',
+  });
+  const record = (activeState: string, launchedState: boolean, hash = H1): UnitStateRecord => ({
+    ...reported(activeState),
+    hash,
+    launched: launchedState,
+  });
+
+  it('publishes systemd’s view of each unit loaded here, with its hash and whether it was started', () => {
+    const updates = planPublications(
+      new Map([have('a.service', 'launched'), have('b.service', 'loaded', H2)]),
+      new Map([
+        ['a.service', reported('active')],
+        ['b.service', reported('inactive')],
+      ]),
+      new Map(),
+    );
+    expect(updates).toEqual([
+      { name: 'a.service', state: record('active', true) },
+      { name: 'b.service', state: record('inactive', false, H2) },
+    ]);
+  });
+
+  it('publishes only what changed since it was last published', () => {
+    const updates = planPublications(
+      new Map([have('same.service', 'launched'), have('moved.service', 'launched')]),
+      new Map([
+        ['same.service', reported('active')],
+        ['moved.service', reported('failed')],
+      ]),
+      new Map([
+        ['same.service', publishedForm(record('active', true))],
+        ['moved.service', publishedForm(record('active', true))],
+      ]),
+    );
+    expect(updates).toEqual([{ name: 'moved.service', state: record('failed', true) }]);
+  });
+
+  it('withdraws the state of a unit no longer loaded here, and keeps one systemd did not report', () => {
+    const updates = planPublications(
+      new Map([have('unreported.service', 'loaded')]),
+      new Map(),
+      new Map([
+        ['unreported.service', publishedForm(record('active', false))],
+        ['unloaded.service', publishedForm(record('active', true))],
+      ]),
+    );
+    expect(updates).toEqual([{ name: 'unloaded.service', state: null }]);
   });
 });

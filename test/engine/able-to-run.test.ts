@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ableToRun } from '../../src/engine/able-to-run.js';
 import { AgentView } from '../../src/engine/agent-view.js';
-import type { SchedulerUnit } from '../../src/engine/model.js';
-import { machine, unit } from './helpers.js';
+import type { SchedulerUnit } from '../../src/placement/model.js';
+import { machine, unit } from '../placement/helpers.js';
 
 const webMachine = machine('0123456789abcdef', { role: 'web' });
 

@@ -1,16 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { conflicts, globalUnitsFor } from '../../src/engine/placement.js';
 import { decide } from '../../src/engine/scheduler.js';
 import { JOB_STATES } from '../../src/job/types.js';
-import {
-  applyTasks,
-  describeTasks,
-  machine,
-  placements,
-  runToFixedPoint,
-  unit,
-} from './helpers.js';
+import { conflicts, globalUnitsFor } from '../../src/placement/rules.js';
+import { machine, unit } from '../placement/helpers.js';
+import { applyTasks, describeTasks, placements, runToFixedPoint } from './helpers.js';
 
 const M1 = 'm1';
 const M2 = 'm2';
@@ -54,6 +48,7 @@ describe('decide: least-loaded placement (6.3 phase B)', () => {
       unitName: 'x.service',
       machineID: M1,
       reason: 'target state loaded and unit not scheduled',
+      cause: 'not-scheduled',
     });
   });
 
@@ -84,6 +79,7 @@ describe('decide: scheduled units (6.3 phase A)', () => {
         unitName: 'x.service',
         machineID: M1,
         reason: 'target state inactive',
+        cause: 'target-inactive',
       },
     ]);
   });
@@ -107,24 +103,28 @@ describe('decide: scheduled units (6.3 phase A)', () => {
         unitName: 'c.service',
         machineID: M3,
         reason: 'target Machine(m3) went away',
+        cause: 'machine-away',
       },
       {
         type: 'UnscheduleUnit',
         unitName: 'd.service',
         machineID: M3,
         reason: 'target Machine(m3) went away',
+        cause: 'machine-away',
       },
       {
         type: 'AttemptScheduleUnit',
         unitName: 'c.service',
         machineID: M1,
         reason: 'target state launched and unit not scheduled',
+        cause: 'not-scheduled',
       },
       {
         type: 'AttemptScheduleUnit',
         unitName: 'd.service',
         machineID: M2,
         reason: 'target state launched and unit not scheduled',
+        cause: 'not-scheduled',
       },
     ]);
   });
@@ -147,12 +147,14 @@ describe('decide: scheduled units (6.3 phase A)', () => {
         unitName: 'x.service',
         machineID: M1,
         reason: 'target Machine(m1) unable to run unit: local Machine metadata insufficient',
+        cause: 'unable-to-run',
       },
       {
         type: 'AttemptScheduleUnit',
         unitName: 'x.service',
         machineID: M2,
         reason: 'target state launched and unit not scheduled',
+        cause: 'not-scheduled',
       },
     ]);
   });
@@ -522,6 +524,7 @@ describe('decide: Replaces (6.2 rule 5, 6.4)', () => {
       'found replace with locally-scheduled Unit(replace.0.service)',
       'found replace with locally-scheduled Unit(replace.0.service)',
     ]);
+    expect(passes[1]?.map((t) => t.cause)).toEqual(['replaced', 'replaced']);
     expect(placements(final)['replace-kick0.service']).toBe('A');
     expect(placements(final)['replace.0.service']).toBe('B');
   });
@@ -611,8 +614,20 @@ describe('applyTasks (test helper)', () => {
   it('carries out a move as a compare-and-delete followed by a create', () => {
     const units = [unit('x.service', { on: 'A' })];
     const moved = applyTasks(units, [
-      { type: 'UnscheduleUnit', unitName: 'x.service', machineID: 'A', reason: '' },
-      { type: 'AttemptScheduleUnit', unitName: 'x.service', machineID: 'B', reason: '' },
+      {
+        type: 'UnscheduleUnit',
+        unitName: 'x.service',
+        machineID: 'A',
+        reason: '',
+        cause: 'machine-away',
+      },
+      {
+        type: 'AttemptScheduleUnit',
+        unitName: 'x.service',
+        machineID: 'B',
+        reason: '',
+        cause: 'not-scheduled',
+      },
     ]);
     expect(placements(moved)).toEqual({ 'x.service': 'B' });
   });
@@ -620,7 +635,13 @@ describe('applyTasks (test helper)', () => {
   it('refuses to schedule a unit that is already scheduled', () => {
     const units = [unit('x.service', { on: 'A' })];
     const kept = applyTasks(units, [
-      { type: 'AttemptScheduleUnit', unitName: 'x.service', machineID: 'B', reason: '' },
+      {
+        type: 'AttemptScheduleUnit',
+        unitName: 'x.service',
+        machineID: 'B',
+        reason: '',
+        cause: 'not-scheduled',
+      },
     ]);
     expect(placements(kept)).toEqual({ 'x.service': 'A' });
   });
