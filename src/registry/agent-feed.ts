@@ -1,6 +1,7 @@
 import type { Etcd3 } from 'etcd3';
 import { RegistryKeys } from './keys.js';
 import { MirrorGroup } from './mirror-group.js';
+import type { AgentSchedule } from './ports.js';
 import { decodeRecord, type ScheduleEntry, scheduleEntrySchema } from './records.js';
 import type { BadRecordHandler } from './unit-store.js';
 
@@ -18,7 +19,7 @@ export interface AgentSnapshot {
  * An agent's view of the registry: three small prefixes, so its etcd traffic grows with
  * its own units and the cluster's global units, never with the whole cluster.
  */
-export class AgentFeed {
+export class AgentFeed implements AgentSchedule {
   private readonly group: MirrorGroup<'scheduled' | 'globals' | 'metadata'>;
   private cached: AgentSnapshot | null = null;
 

@@ -4,6 +4,7 @@ import type { UnitFile } from '../unit/unit-file.js';
 import { RegistryKeys } from './keys.js';
 import type { Machine, MachineStore } from './machine-store.js';
 import { DEFAULT_PAGE_SIZE } from './paged-range.js';
+import type { ClusterReads } from './ports.js';
 import { PrefixSnapshot, readSnapshots } from './prefix-snapshot.js';
 import type { StateStore, UnitState } from './state-store.js';
 import type { StoredUnit, UnitStore } from './unit-store.js';
@@ -44,7 +45,7 @@ export function currentStateOf(
  * The cluster as API clients see it, derived from the registry in one place: the HTTP API
  * and fleetctl's etcd driver both read through this, so they can never disagree.
  */
-export class ClusterView {
+export class ClusterView implements ClusterReads {
   /*
    * Lists are served a page at a time, each page a request of its own: these keep what the
    * previous page read, and a page reads again only a prefix that changed (see

@@ -2,6 +2,7 @@ import type { Etcd3 } from 'etcd3';
 import { RegistryKeys } from './keys.js';
 import { type Machine, mergeMetadata } from './machine-store.js';
 import { MirrorGroup } from './mirror-group.js';
+import type { EngineView } from './ports.js';
 import { type MirroredValue, PrefixMirror } from './prefix-mirror.js';
 import {
   decodeRecord,
@@ -36,7 +37,7 @@ const CATCH_UP_TIMEOUT_MS = 2_000;
  * schedules, which churn, are never mirrored. `onChange` fires after every update; decoding
  * happens once per change, when a snapshot is asked for.
  */
-export class EngineFeed {
+export class EngineFeed implements EngineView {
   private readonly leader: PrefixMirror;
   private state: MirrorGroup<StatePrefix> | null = null;
   private stopped = false;

@@ -1,6 +1,7 @@
 import type { Etcd3 } from 'etcd3';
 import type { RegistryKeys } from './keys.js';
 import type { MachineSession } from './machine-session.js';
+import type { Leadership } from './ports.js';
 import { decodeRecord, encodeRecord, leaderRecordSchema } from './records.js';
 
 /** The current leader, identified by the create revision of its leader key. */
@@ -23,7 +24,7 @@ export interface LeaderFence {
  * Engine leadership on etcd: one key, created only if absent, held by the leader machine's
  * lease, so it goes away when that machine does.
  */
-export class EngineLeadership {
+export class EngineLeadership implements Leadership {
   private held: Leader | null = null;
 
   constructor(

@@ -3,7 +3,7 @@
  * docs/registry.md. Every key lives under the configured prefix (`etcd_key_prefix`).
  */
 
-export const DEFAULT_KEY_PREFIX = '/_coreos.com/fleet/';
+import { DEFAULT_KEY_PREFIX } from '../config/defaults.js';
 
 /** Normalises a configured prefix to exactly one trailing slash, as fleet's path.Join did. */
 export function normalisePrefix(prefix: string): string {

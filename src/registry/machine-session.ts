@@ -102,10 +102,14 @@ export class MachineSession {
       .lease(this.leaseID);
   }
 
-  /** Whether etcd still holds the lease (what the monitor checks). */
+  /**
+   * Whether etcd still holds the lease (what the monitor checks). etcd answers -1 for a lease
+   * it no longer holds, and rounds a live lease's remaining time down to whole seconds, so 0
+   * is a live lease in its last second.
+   */
   async isAlive(): Promise<boolean> {
     const response = await this.etcd.leaseClient.leaseTimeToLive({ ID: this.leaseID });
-    return Number(response.TTL) > 0;
+    return Number(response.TTL) >= 0;
   }
 
   /**

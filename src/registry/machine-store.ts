@@ -1,6 +1,7 @@
 import type { Etcd3 } from 'etcd3';
 import { RegistryKeys } from './keys.js';
 import { DEFAULT_PAGE_SIZE, readPrefix } from './paged-range.js';
+import type { MachineMetadataWrites } from './ports.js';
 import { decodeRecord, type MachineRecord, machineRecordSchema } from './records.js';
 import { commitAll } from './txn.js';
 import type { BadRecordHandler } from './unit-store.js';
@@ -20,7 +21,7 @@ export interface MetadataEdit {
  * presence record so it survives the machine leaving and rejoining; an empty value is a
  * tombstone hiding a key of the machine's own configuration, as in fleet.
  */
-export class MachineStore {
+export class MachineStore implements MachineMetadataWrites {
   constructor(
     private readonly etcd: Etcd3,
     private readonly keys: RegistryKeys,

@@ -1,6 +1,7 @@
 import type { Etcd3 } from 'etcd3';
 import type { LeaderFence } from './engine-leadership.js';
 import type { RegistryKeys } from './keys.js';
+import type { FencedScheduleWrites } from './ports.js';
 import { encodeRecord, type ScheduleEntry } from './records.js';
 import type { Operation } from './txn.js';
 
@@ -32,7 +33,7 @@ export interface AppliedChanges {
   deposed: boolean;
 }
 
-/** etcd's default cap on operations per transaction is 128; a change takes up to three. */
+/** A change writes up to three keys: 40 of them stay under `MAX_OPERATIONS_PER_TXN`. */
 const MAX_CHANGES_PER_TXN = 40;
 /**
  * Batches committed at once. A pass over a backlog (a new leader, a burst of submissions)
@@ -48,7 +49,7 @@ type Outcome = { type: 'committed'; revision: bigint } | { type: 'conflict' } | 
  * placement are still as the decision saw them, so neither a deposed leader nor a stale
  * view can schedule a unit that was changed or destroyed meanwhile.
  */
-export class ScheduleWriter {
+export class ScheduleWriter implements FencedScheduleWrites {
   constructor(
     private readonly etcd: Etcd3,
     private readonly keys: RegistryKeys,

@@ -1,6 +1,7 @@
 import type { Etcd3, IKeyValue } from 'etcd3';
 import { RegistryKeys } from './keys.js';
 import { DEFAULT_PAGE_SIZE, readPrefix } from './paged-range.js';
+import type { UnitStateReads } from './ports.js';
 import { decodeRecord, type UnitStateRecord, unitStateRecordSchema } from './records.js';
 import type { BadRecordHandler } from './unit-store.js';
 
@@ -11,7 +12,7 @@ export interface UnitState extends UnitStateRecord {
 }
 
 /** Unit states as agents published them; each vanishes with its machine's lease. */
-export class StateStore {
+export class StateStore implements UnitStateReads {
   constructor(
     private readonly etcd: Etcd3,
     private readonly keys: RegistryKeys,

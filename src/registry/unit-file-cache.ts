@@ -1,6 +1,7 @@
 import type { Etcd3 } from 'etcd3';
 import { UnitFile } from '../unit/unit-file.js';
 import type { RegistryKeys } from './keys.js';
+import type { UnitBodies } from './ports.js';
 
 /**
  * Bytes of body text kept. A body may be 1 MiB, so a cap by count would not bound memory;
@@ -28,7 +29,7 @@ export interface StoredBody {
  * immutable (named by their hash), so the cache never goes stale; it holds at most `maxBytes`
  * of text, dropping the least recently used bodies first.
  */
-export class UnitFileCache {
+export class UnitFileCache implements UnitBodies {
   /** In order of use, the least recent first. */
   private readonly bodies = new Map<string, StoredBody>();
   private bytes = 0;

@@ -1,9 +1,13 @@
 import type { Etcd3 } from 'etcd3';
 import { RegistryKeys } from './keys.js';
 import { DEFAULT_PAGE_SIZE, readPrefix } from './paged-range.js';
+import type { BodySweeps } from './ports.js';
 import { decodeRecord, unitRecordSchema } from './records.js';
 
-/** Guarded deletes per transaction (two operations each, under etcd's cap of 128). */
+/**
+ * Guarded deletes per transaction: a compare and a delete each, well under
+ * `MAX_OPERATIONS_PER_TXN`.
+ */
 const DELETES_PER_TXN = 60;
 /** How long a sweep waits for more destroys or replacements of the same burst. */
 const DEFAULT_DELAY_MS = 250;
@@ -49,7 +53,7 @@ export async function removeBodiesUnchangedSince(
  * record at one revision. Sweeps asked for in a burst run once; a failed sweep leaves its
  * garbage to the next one, which looks at everything again.
  */
-export class UnitFileCollector {
+export class UnitFileCollector implements BodySweeps {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private again = false;

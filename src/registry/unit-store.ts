@@ -4,6 +4,7 @@ import type { JobState } from '../job/types.js';
 import type { UnitFile } from '../unit/unit-file.js';
 import type { RegistryKeys } from './keys.js';
 import { DEFAULT_PAGE_SIZE, readPrefix } from './paged-range.js';
+import type { UnitRecords } from './ports.js';
 import {
   decodeRecord,
   encodeRecord,
@@ -56,7 +57,7 @@ export type BadRecordHandler = (key: string, error: Error) => void;
  * same transaction, guarded by mod revisions, so an agent always runs what the unit record
  * says and a destroyed unit never keeps a schedule entry.
  */
-export class UnitStore {
+export class UnitStore implements UnitRecords {
   /**
    * The keys of the units this store last wrote, as its transactions left them. Only a
    * guess: every write stays guarded by mod revisions, and a wrong guess costs the round

@@ -1,0 +1,199 @@
+/**
+ * The registry's seam: what the engine, the agent, fleetd's wiring, the API and fleetctl's
+ * etcd driver need from the cluster's data, named for that need. `src/registry/` implements
+ * it on etcd (`etcd-seam.ts`) and in memory (`memory/`); one contract suite
+ * (test/registry/contract.test.ts) holds both to the same behaviour. No etcd type appears
+ * here: revisions are decimal strings or bigints, leases are opaque IDs.
+ */
+
+import type { JobState } from '../job/types.js';
+import type { UnitFile } from '../unit/unit-file.js';
+import type { AgentSnapshot } from './agent-feed.js';
+import type { ClusterUnit } from './cluster-view.js';
+import type { EngineSnapshot } from './engine-feed.js';
+import type { Leader, LeaderFence } from './engine-leadership.js';
+import type { Machine, MetadataEdit } from './machine-store.js';
+import type { MachineRecord } from './records.js';
+import type { AppliedChanges, ScheduleChange } from './schedule-writer.js';
+import type { StateUpdate } from './state-publisher.js';
+import type { UnitState } from './state-store.js';
+import type { StoredBody } from './unit-file-cache.js';
+import type { StoredUnit } from './unit-store.js';
+
+export type {
+  AgentSnapshot,
+  AppliedChanges,
+  ClusterUnit,
+  EngineSnapshot,
+  Leader,
+  LeaderFence,
+  Machine,
+  MachineRecord,
+  MetadataEdit,
+  ScheduleChange,
+  StateUpdate,
+  StoredBody,
+  StoredUnit,
+  UnitState,
+};
+
+/**
+ * The engine's view: every engine follows the leader key; the leader also mirrors units,
+ * placements, machines and their metadata, listed completely before it first decides.
+ */
+export interface EngineView {
+  /** Starts following the leader key; resolves once it has been read. */
+  watch(): Promise<void>;
+  /** Re-reads everything followed: the tick of `disable_watches`. */
+  relist(): Promise<void>;
+  /** Starts mirroring the registry state; resolves once all of it is listed and caught up. */
+  mirrorState(options: { watch: boolean }): Promise<void>;
+  /** Stops mirroring the registry state and forgets it (leadership lost). */
+  releaseState(): Promise<void>;
+  readonly mirrorsState: boolean;
+  stop(): Promise<void>;
+  /** The machine in the leader key as last seen, or null when nobody leads. */
+  leaderMachineID(): string | null;
+  /** Whether the leader key as last seen is at least as new as `revision`. */
+  leaderKeySeenSince(revision: string): Promise<boolean>;
+  /** Resolves true once placements reflect `revision`, false after `timeoutMs`. */
+  placementsCaughtUp(revision: bigint, timeoutMs: number): Promise<boolean>;
+  /** The mirrored state; only while mirroring. */
+  snapshot(): EngineSnapshot;
+}
+
+/**
+ * The engine's fenced writes: each change commits only while `fence` still holds and the
+ * unit and its placement are as the decision saw them.
+ */
+export interface FencedScheduleWrites {
+  apply(fence: LeaderFence, changes: readonly ScheduleChange[]): Promise<AppliedChanges>;
+}
+
+/** Engine leadership, held by the leader machine's lease. */
+export interface Leadership {
+  /** This engine's fence, or null while it does not lead. */
+  readonly fence: LeaderFence | null;
+  /** Claims leadership if nobody holds it; returns whoever leads afterwards, or null. */
+  campaign(): Promise<Leader | null>;
+  /** Gives leadership up at once, if held. */
+  resign(): Promise<void>;
+  /** Forgets leadership after a fenced write was refused. */
+  lose(): void;
+}
+
+/** One agent's schedule: its own entries, the global units, its API-set metadata. */
+export interface AgentSchedule {
+  /** Lists and keeps watching; resolves once everything is listed. */
+  watch(): Promise<void>;
+  /** Re-reads everything: the tick of `disable_watches`. */
+  relist(): Promise<void>;
+  stop(): Promise<void>;
+  snapshot(): AgentSnapshot;
+}
+
+/** An agent's publications: unit states under its machine's lease. */
+export interface StatePublications {
+  publish(updates: readonly StateUpdate[]): Promise<void>;
+}
+
+/**
+ * A machine's presence: one lease that holds its record, its states and its leadership, a
+ * heartbeat, and word of its loss.
+ */
+export interface PresenceLease {
+  readonly machineID: string;
+  /** Opaque; for logs, and for the backend that granted it. */
+  readonly leaseID: string;
+  /** What the store granted, which may exceed what was asked. */
+  readonly grantedTtlSeconds: number;
+  /** Rewrites the presence record. */
+  update(record: MachineRecord): Promise<void>;
+  /** Heartbeat: whether the store still holds the lease. */
+  isAlive(): Promise<boolean>;
+  /** Whether a renewal was acknowledged within the last `ms`. */
+  renewedWithin(ms: number): boolean;
+  /** Hears that the store no longer holds the lease (everything under it is gone). */
+  onLost(handler: (err: Error) => void): void;
+  /** Revokes the lease: presence, states and leadership vanish at once. */
+  close(): Promise<void>;
+  /** Stops renewing, as a crashed fleetd would: everything expires with the TTL. */
+  abandon(): void;
+}
+
+/** Registers machines: creates a presence, taking over one left by the same session. */
+export interface MachinePresence<Lease extends PresenceLease = PresenceLease> {
+  /** Rejects with `MachineConflictError` while another session holds the machine ID. */
+  open(record: MachineRecord, ttlMs: number): Promise<Lease>;
+}
+
+/** Unit reads and writes of API clients (the HTTP API, fleetctl's etcd driver). */
+export interface UnitRecords {
+  /** The unit, or null when absent or unusable; throws when the store could not answer. */
+  get(name: string): Promise<StoredUnit | null>;
+  /** Creates or replaces the unit, keeping its schedule entry in step. */
+  put(name: string, unitFile: UnitFile, desiredState: JobState): Promise<void>;
+  /** Creates the unit unless one exists; resolves with the existing one, else null. */
+  createIfAbsent(
+    name: string,
+    unitFile: UnitFile,
+    desiredState: JobState,
+  ): Promise<StoredUnit | null>;
+  /** False when there is no such unit. */
+  setDesiredState(name: string, desiredState: JobState): Promise<boolean>;
+  /** Deletes record, placement and schedule entry; false when there was no such unit. */
+  destroy(name: string): Promise<boolean>;
+}
+
+/** The cluster as API clients show it; both drivers read through this. */
+export interface ClusterReads {
+  units(): Promise<readonly ClusterUnit[]>;
+  unit(name: string): Promise<ClusterUnit | null>;
+  machines(): Promise<Machine[]>;
+  unitStates(): Promise<readonly UnitState[]>;
+}
+
+/** The states every machine reports for one unit, sorted by machine ID. */
+export interface UnitStateReads {
+  forUnit(name: string): Promise<UnitState[]>;
+}
+
+/** `PATCH /fleet/v1/machines`: all edits in one transaction. */
+export interface MachineMetadataWrites {
+  editMetadata(edits: readonly MetadataEdit[]): Promise<void>;
+}
+
+/** Unit bodies by hash, immutable and cached. */
+export interface UnitBodies {
+  cached(hash: string): UnitFile | undefined;
+  get(hash: string): Promise<UnitFile>;
+  body(hash: string): Promise<StoredBody>;
+}
+
+/** Removal of bodies no unit references, asked for after destroys and replacements. */
+export interface BodySweeps {
+  sweepSoon(): void;
+  flush(): Promise<void>;
+}
+
+/**
+ * Everything above over one store and key prefix: what fleetd wires and what the API and
+ * the etcd driver are handed. Leadership and publications hang on a lease this seam's
+ * presence granted.
+ */
+export interface RegistrySeam<Lease extends PresenceLease = PresenceLease> {
+  readonly units: UnitRecords;
+  readonly cluster: ClusterReads;
+  readonly states: UnitStateReads;
+  readonly machines: MachineMetadataWrites;
+  readonly bodies: UnitBodies;
+  readonly unitFileCollector: BodySweeps;
+  readonly scheduleWriter: FencedScheduleWrites;
+  readonly presence: MachinePresence<Lease>;
+  engineView(onChange: () => void): EngineView;
+  agentSchedule(machineID: string, onChange: () => void): AgentSchedule;
+  leadership(lease: Lease): Leadership;
+  publications(lease: Lease): StatePublications;
+  /** Closes the connection to the store. */
+  close(): void;
+}
