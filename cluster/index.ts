@@ -42,3 +42,12 @@ export {
   type SshOptions,
   setAuthorizedKeys,
 } from './ssh.js';
+export {
+  activeEverywhere,
+  loadedUnits,
+  placement,
+  type UnitEvent,
+  type UnitRun,
+  unitEvents,
+  unitRuns,
+} from './systemd-view.js';

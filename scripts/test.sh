@@ -46,5 +46,19 @@ if [ -f vitest.functional.config.ts ]; then
   record functional "$passed" "$failed"
 fi
 
+echo "== chaos soak (about 2 minutes, real systemd machines; each invariant check counts once)"
+npm run --silent soak -- --minutes 2 | tee "$results_dir/soak.txt"
+soak_status=${PIPESTATUS[0]}
+if read -r checked violated < <(sed -nE 's/^invariants: ([0-9]+) checked, ([0-9]+) violated$/\1 \2/p' "$results_dir/soak.txt"); then
+  # A soak that stopped early (its exit status says so) fails once more than it counted.
+  if [ "$soak_status" -ne 0 ] && [ "$violated" -eq 0 ]; then
+    record soak "$checked" 1
+  else
+    record soak $((checked - violated)) "$violated"
+  fi
+else
+  record soak 0 1
+fi
+
 echo "$total_passed passed, $total_failed failed"
 [ "$total_failed" -eq 0 ]

@@ -2,91 +2,15 @@
 // that units were left alone through a fault, and that each unit runs exactly once.
 import { expect } from 'vitest';
 import type { Cluster, ClusterMachine } from '../../cluster/index.js';
-import type { ApiUnitState } from '../../src/api/schema.js';
+import {
+  activeEverywhere,
+  loadedUnits,
+  type UnitRun,
+  unitEvents,
+  unitRuns,
+} from '../../cluster/systemd-view.js';
 
-/** What identifies one run of a unit: a restart changes the PID and the activation time. */
-export interface UnitRun {
-  activeState: string;
-  subState: string;
-  mainPid: string;
-  activeEnterMonotonic: string;
-}
-
-/** unit name → machine ID, from the published states. */
-export function placement(states: readonly ApiUnitState[]): Record<string, string> {
-  return Object.fromEntries(states.map((s) => [s.name, s.machineID ?? '']));
-}
-
-/** Units systemd has loaded on a member whose names match the glob (`systemctl list-units`). */
-export async function loadedUnits(
-  cluster: Cluster,
-  m: ClusterMachine,
-  glob: string,
-): Promise<string[]> {
-  const r = await cluster.execOk(m, [
-    'systemctl',
-    'list-units',
-    '--all',
-    '--full',
-    '--plain',
-    '--no-legend',
-    glob,
-  ]);
-  return r.stdout
-    .split('\n')
-    .map((line) => line.trim().split(/\s+/)[0] ?? '')
-    .filter((name) => name !== '')
-    .sort();
-}
-
-/** systemd's view of each named unit on a member, in one `systemctl show`. */
-export async function unitRuns(
-  cluster: Cluster,
-  m: ClusterMachine,
-  names: readonly string[],
-): Promise<Map<string, UnitRun>> {
-  const runs = new Map<string, UnitRun>();
-  if (names.length === 0) return runs;
-  const r = await cluster.execOk(m, [
-    'systemctl',
-    'show',
-    '-p',
-    'Id,ActiveState,SubState,MainPID,ActiveEnterTimestampMonotonic',
-    ...names,
-  ]);
-  for (const block of r.stdout.split(/\n\n+/)) {
-    const props = Object.fromEntries(
-      block
-        .split('\n')
-        .filter((line) => line.includes('='))
-        .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
-    );
-    if (props.Id === undefined) continue;
-    runs.set(props.Id, {
-      activeState: props.ActiveState ?? '',
-      subState: props.SubState ?? '',
-      mainPid: props.MainPID ?? '',
-      activeEnterMonotonic: props.ActiveEnterTimestampMonotonic ?? '',
-    });
-  }
-  return runs;
-}
-
-/** Active units matching the glob on every live member: unit → names of the members running it. */
-export async function activeEverywhere(
-  cluster: Cluster,
-  glob: string,
-): Promise<Map<string, string[]>> {
-  const where = new Map<string, string[]>();
-  for (const m of cluster.live()) {
-    const loaded = await loadedUnits(cluster, m, glob);
-    for (const [name, run] of await unitRuns(cluster, m, loaded)) {
-      if (run.activeState !== 'active') continue;
-      where.set(name, [...(where.get(name) ?? []), m.name]);
-    }
-  }
-  return where;
-}
+export { activeEverywhere, loadedUnits, placement, unitRuns } from '../../cluster/systemd-view.js';
 
 /**
  * Each named unit is active on exactly one live member, and no other unit matching the glob is
@@ -104,26 +28,15 @@ export async function expectEachActiveOnce(
   return new Map([...where].map(([name, ms]) => [name, ms[0]!]));
 }
 
-/** systemd's messages about one of `units` after a cursor on a member (journal as JSON). */
+/** systemd's messages about one of `units` after a cursor on a member. */
 async function messagesAbout(
   cluster: Cluster,
   m: ClusterMachine,
   cursor: string,
   units: ReadonlySet<string>,
 ): Promise<string[]> {
-  const text = await cluster.journal(m, { afterCursor: cursor, output: 'json' });
-  const found: string[] = [];
-  for (const line of text.split('\n')) {
-    if (!line.startsWith('{')) continue;
-    const entry = JSON.parse(line) as Record<string, unknown>;
-    const unit = typeof entry.UNIT === 'string' ? entry.UNIT : undefined;
-    if (unit === undefined || !units.has(unit) || entry._PID !== '1') continue;
-    const message = Array.isArray(entry.MESSAGE)
-      ? Buffer.from(entry.MESSAGE as number[]).toString('utf8')
-      : String(entry.MESSAGE);
-    found.push(`${m.name}: ${unit}: ${message}`);
-  }
-  return found;
+  const { events } = await unitEvents(cluster, m, cursor, (unit) => units.has(unit));
+  return events.map((e) => `${m.name}: ${e.unit}: ${e.message}`);
 }
 
 /**
