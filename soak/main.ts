@@ -125,6 +125,7 @@ class Soak {
       console.log(
         `fault ${record.kind} ${record.machine ?? round.fault.target} at ${this.at(record.startMs)}: ${detail}`,
       );
+      await this.run(round.after, undefined);
       await this.checkAfterQuiet(round.index, round.model, record.endMs);
       longestMs = Math.max(longestMs, Date.now() - roundStart);
     }

@@ -51,6 +51,11 @@ export interface Round {
   fault: FaultPlan;
   /** Operations while the fault holds, through a machine it does not hit. */
   during: readonly Op[];
+  /**
+   * Once the fault is over: a change every machine must carry out, so that an agent the
+   * fault left unable to act (a bus it lost, a watch that never resumed) shows at the check.
+   */
+  after: readonly Op[];
   /** What the workload has asked for once the round's operations are done. */
   model: Model;
 }
@@ -109,7 +114,9 @@ export function* planRounds(seed: number, opts: PlanOptions): Generator<Round> {
       applyOp(model, op);
       return op;
     });
-    yield { index, before, fault, during, model: new Map(model) };
+    const after = [probeOp(model, ++version)];
+    for (const op of after) applyOp(model, op);
+    yield { index, before, fault, during, after, model: new Map(model) };
   }
 }
 
@@ -164,6 +171,22 @@ function nextOp(rng: Random, catalogue: Catalogue, model: Model, version: number
       ? [replace, replace, replace, set('loaded'), set('inactive'), destroy]
       : [set('launched'), set('launched'), set('launched'), set('launched'), replace, destroy];
   return rng.pick(choices)();
+}
+
+/** The global unit every machine runs: the probe after each fault stops or starts it. */
+export const PROBE_UNIT = 'soak-global-all.service';
+
+/**
+ * Starts the probe unit everywhere if it is not launched, else stops it everywhere: either
+ * way every live machine's agent has to act, through fleetctl, within the quiet period.
+ */
+export function probeOp(model: Model, version: number): Op {
+  const wish = model.get(PROBE_UNIT);
+  if (wish === undefined) {
+    return { kind: 'submit', units: [PROBE_UNIT], version, desired: 'launched', via: 'fleetctl' };
+  }
+  const desired = wish.desired === 'launched' ? 'loaded' : 'launched';
+  return { kind: 'set-state', units: [PROBE_UNIT], desired, via: 'fleetctl' };
 }
 
 /** The model after an operation. */

@@ -4,6 +4,7 @@ import {
   FAULT_KINDS,
   initialOps,
   type Model,
+  PROBE_UNIT,
   planRounds,
   type Round,
 } from '../../soak/plan.js';
@@ -55,7 +56,7 @@ describe('the soak plan', () => {
     const catalogue = new Catalogue(3);
     const model = new Map(initialOps(5, catalogue).model);
     for (const r of take(5, 30)) {
-      for (const op of [...r.before, ...r.during]) applyOp(model, op);
+      for (const op of [...r.before, ...r.during, ...r.after]) applyOp(model, op);
       expect(r.model).toEqual(model);
     }
   });
@@ -74,7 +75,7 @@ describe('the soak plan', () => {
   it('only names units of the catalogue, and creates a MachineOf target before its follower', () => {
     const names = new Set(new Catalogue(3).names);
     for (const r of take(3, 60)) {
-      for (const op of [...r.before, ...r.during]) {
+      for (const op of [...r.before, ...r.during, ...r.after]) {
         for (const u of op.units) expect(names.has(u)).toBe(true);
         if (op.kind === 'submit' && op.units.length === 2)
           expect(op.units[0]).toMatch(/-a\.service$/);
@@ -82,6 +83,18 @@ describe('the soak plan', () => {
           expect(op.units[0]).toMatch(/-b\.service$/);
       }
     }
+  });
+
+  it('ends every round with a change of the global unit that every machine must carry out', () => {
+    for (const r of take(13, 40)) {
+      expect(r.after).toHaveLength(1);
+      const [probe] = r.after;
+      expect(probe?.units).toEqual([PROBE_UNIT]);
+      expect(probe?.kind).not.toBe('destroy');
+      expect(r.model.get(PROBE_UNIT)).toBeDefined();
+    }
+    const launchedThenStopped = take(13, 40).map((r) => r.model.get(PROBE_UNIT)?.desired);
+    expect(new Set(launchedThenStopped)).toEqual(new Set(['launched', 'loaded']));
   });
 
   it('keeps units running most of the time: the model launches a good share of the catalogue', () => {
