@@ -1,6 +1,7 @@
 import type { Etcd3 } from 'etcd3';
 import type { RegistryKeys } from '../../src/registry/keys.js';
-import { listThenWatch, type WatchHandle } from '../../src/registry/list-watch.js';
+import { listThenWatch } from '../../src/registry/list-watch.js';
+import type { WatchHandle } from '../../src/registry/watching.js';
 
 /**
  * What the benchmark watches the cluster do, the way an API client would see it: live

@@ -1,12 +1,11 @@
 import type { Logger } from 'pino';
 import { type Clock, SYSTEM_CLOCK } from '../clock.js';
+import { errorMessage } from '../error-message.js';
 import { ReconcileLoop } from '../reconcile/loop.js';
 import { RequirementsCache } from '../reconcile/requirements-cache.js';
-import type { AgentFeed } from '../registry/agent-feed.js';
-import { mergeMetadata } from '../registry/machine-store.js';
+import { mergeMetadata } from '../registry/model.js';
+import type { AgentSchedule, StatePublications, UnitBodies } from '../registry/ports.js';
 import type { ScheduleEntry } from '../registry/records.js';
-import type { StatePublisher } from '../registry/state-publisher.js';
-import type { UnitFileCache } from '../registry/unit-file-cache.js';
 import { UNKNOWN_UNIT_STATE, type UnitManager } from '../systemd/unit-manager.js';
 import {
   type AgentTask,
@@ -24,10 +23,10 @@ export interface AgentOptions {
   machineID: string;
   /** Metadata from this machine's configuration; API-set metadata is merged over it. */
   configuredMetadata: Readonly<Record<string, string>>;
-  feed: AgentFeed;
+  feed: AgentSchedule;
   manager: UnitManager;
-  bodies: UnitFileCache;
-  publisher: StatePublisher;
+  bodies: UnitBodies;
+  publisher: StatePublications;
   log: Logger;
   /** The safety-net tick; feed and systemd events drive reconciles (fleet: 5 s). */
   reconcileIntervalMs: number;
@@ -63,8 +62,8 @@ export class Agent {
   private reloadOwed = true;
   private readonly requirements: RequirementsCache;
 
-  private feed: AgentFeed;
-  private publisher: StatePublisher;
+  private feed: AgentSchedule;
+  private publisher: StatePublications;
 
   constructor(private readonly options: AgentOptions) {
     this.feed = options.feed;
@@ -83,7 +82,7 @@ export class Agent {
    * After fleetd re-registers under a new lease: reads and publishes through the new
    * session, republishing every state (the old lease took the old ones with it).
    */
-  replaceConnections(feed: AgentFeed, publisher: StatePublisher): void {
+  replaceConnections(feed: AgentSchedule, publisher: StatePublications): void {
     this.feed = feed;
     this.publisher = publisher;
     this.published.clear();
@@ -209,7 +208,7 @@ export class Agent {
             if ('unitName' in task) failedUnits.add(task.unitName);
             this.options.log.error(
               { err },
-              `AgentReconciler task failed: type=${task.type} job=${'unitName' in task ? task.unitName : ''} reason=${JSON.stringify(task.reason)} err=${(err as Error).message}`,
+              `AgentReconciler task failed: type=${task.type} job=${'unitName' in task ? task.unitName : ''} reason=${JSON.stringify(task.reason)} err=${errorMessage(err)}`,
             );
           }
         }),

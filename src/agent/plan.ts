@@ -6,8 +6,8 @@ import {
   type SchedulerUnit,
 } from '../placement/model.js';
 import { byName, globalUnitsFor } from '../placement/rules.js';
+import type { StateUpdate } from '../registry/model.js';
 import type { ScheduleEntry, UnitStateRecord } from '../registry/records.js';
-import type { StateUpdate } from '../registry/state-publisher.js';
 import type { SystemdUnitState } from '../systemd/unit-manager.js';
 
 /** A unit this machine should have loaded, and whether it should run. */

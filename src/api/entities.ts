@@ -1,6 +1,4 @@
-import type { ClusterUnit } from '../registry/cluster-view.js';
-import type { Machine } from '../registry/machine-store.js';
-import type { UnitState } from '../registry/state-store.js';
+import type { ClusterUnit, Machine, UnitState } from '../registry/model.js';
 import type { ApiMachine, ApiUnit, ApiUnitState } from './schema.js';
 
 /**

@@ -1,7 +1,7 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
-import type { Registry } from '../registry/registry.js';
+import type { RegistrySeam } from '../registry/ports.js';
 import { DISCOVERY_DOCUMENT } from './discovery-document.js';
 import { METRICS_CONTENT_TYPE } from './metrics.js';
 import { BodyTooLargeError } from './request-body.js';
@@ -13,7 +13,7 @@ import { stateCollection, stateItem } from './routes/state.js';
 import { unitItem, unitsCollection } from './routes/units.js';
 
 export interface ApiHandlerOptions {
-  registry: Registry;
+  registry: RegistrySeam;
   /** fleetd's version, sent as `Server: fleetd/<version>`. */
   version: string;
   /** Page size of every list (fleet's `token_limit`). */

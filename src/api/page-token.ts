@@ -1,3 +1,4 @@
+import { errorMessage } from '../error-message.js';
 import { decodeBase64Url, encodeBase64Url } from '../go/base64.js';
 
 /**
@@ -38,7 +39,7 @@ export function pageTokenFromQuery(values: readonly string[], tokenLimit: number
   try {
     bytes = decodeBase64Url(text);
   } catch (err) {
-    throw new PageTokenError((err as Error).message);
+    throw new PageTokenError(errorMessage(err));
   }
   if (bytes.length === 0) throw new PageTokenError('EOF');
   if (bytes.length < 4) throw new PageTokenError('unexpected EOF');

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { errorMessage } from '../error-message.js';
 import { type GoStruct, type GoType, goString, unmarshal } from '../go/json-decode.js';
 import { readFirstJsonValue } from '../go/json-value.js';
 
@@ -114,7 +115,7 @@ function decodeAs<T>(body: Uint8Array, type: GoType, schema: z.ZodType<T>): T {
   try {
     decoded = unmarshal(first.value, type);
   } catch (err) {
-    throw new BodyDecodeError((err as Error).message);
+    throw new BodyDecodeError(errorMessage(err));
   }
   const parsed = schema.safeParse(decoded);
   if (!parsed.success) throw new BodyDecodeError(parsed.error.issues[0]?.message ?? 'invalid body');

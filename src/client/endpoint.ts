@@ -1,3 +1,4 @@
+import { errorMessage } from '../error-message.js';
 import { quoteString } from '../go/text.js';
 import { escapeGoPath } from '../go/url.js';
 import { parseGoUrl } from '../go/url-parse.js';
@@ -28,7 +29,7 @@ export function parseEndpoint(endpoint: string): ApiEndpoint {
   try {
     url = parseGoUrl(endpoint);
   } catch (err) {
-    throw new EndpointError((err as Error).message);
+    throw new EndpointError(errorMessage(err));
   }
   if (url.scheme === '') throw new EndpointError('URL scheme undefined');
   if (url.scheme === 'unix' || url.scheme === 'file') {

@@ -3,9 +3,9 @@ import type { ApiMachine, ApiUnit, ApiUnitState } from '../api/schema.js';
 import { quoteString } from '../go/text.js';
 import { parseJobState } from '../job/job.js';
 import type { JobState } from '../job/types.js';
-import { createEtcdClient } from '../registry/etcd-client.js';
-import { openRegistry, type Registry } from '../registry/registry.js';
-import type { BadRecordHandler } from '../registry/unit-store.js';
+import type { BadRecordHandler } from '../registry/model.js';
+import type { RegistrySeam } from '../registry/ports.js';
+import { connectRegistry } from '../registry/registry.js';
 import { unitNameInfo } from '../unit/name.js';
 import { UnitFile } from '../unit/unit-file.js';
 import type { FleetClient } from './types.js';
@@ -29,16 +29,20 @@ export class UnitNotFoundError extends Error {
 }
 
 export function createEtcdDriver(options: EtcdDriverOptions): EtcdDriver {
-  const etcd = createEtcdClient({
-    endpoints: options.endpoints,
-    caFile: options.caFile,
-    certFile: options.certFile,
-    keyFile: options.keyFile,
-    username: '',
-    password: '',
-    requestTimeoutMs: options.requestTimeoutMs,
-  });
-  return new EtcdDriver(openRegistry(etcd, options.keyPrefix, options.onBadRecord ?? (() => {})));
+  const registry = connectRegistry(
+    {
+      endpoints: options.endpoints,
+      caFile: options.caFile,
+      certFile: options.certFile,
+      keyFile: options.keyFile,
+      username: '',
+      password: '',
+      requestTimeoutMs: options.requestTimeoutMs,
+    },
+    options.keyPrefix,
+    options.onBadRecord ?? (() => {}),
+  );
+  return new EtcdDriver(registry);
 }
 
 /**
@@ -47,7 +51,7 @@ export function createEtcdDriver(options: EtcdDriverOptions): EtcdDriver {
  * serves, so both drivers show the same cluster the same way.
  */
 export class EtcdDriver implements FleetClient {
-  constructor(private readonly registry: Registry) {}
+  constructor(private readonly registry: RegistrySeam) {}
 
   async machines(): Promise<ApiMachine[]> {
     return (await this.registry.cluster.machines()).map(toApiMachine);
@@ -119,6 +123,6 @@ export class EtcdDriver implements FleetClient {
   async close(): Promise<void> {
     // Best effort: a sweep that fails leaves its garbage to the next one.
     await this.registry.unitFileCollector.flush();
-    this.registry.etcd.close();
+    this.registry.close();
   }
 }

@@ -5,6 +5,7 @@
  */
 
 import { z } from 'zod';
+import { errorMessage } from '../error-message.js';
 import { parseGoDuration } from '../go/duration.js';
 import { parseGoBool, parseGoFloat, parseGoInt } from '../go/strconv.js';
 import { DEFAULT_KEY_PREFIX } from './defaults.js';
@@ -85,7 +86,7 @@ const agentTtlMs = z.string().transform((raw, ctx) => {
   try {
     ms = parseGoDuration(raw);
   } catch (error) {
-    ctx.addIssue(`expected a Go duration such as "30s" or "1m30s" (${(error as Error).message})`);
+    ctx.addIssue(`expected a Go duration such as "30s" or "1m30s" (${errorMessage(error)})`);
     return z.NEVER;
   }
   if (ms <= 0) {

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { errorMessage } from '../error-message.js';
 import { checkVector, vectorFileSchema } from './vectors.js';
 
 /** The vectors recorded from the original fleet, kept in the repository beside the tests. */
@@ -21,7 +22,7 @@ function main(argv: readonly string[]): number {
   try {
     raw = JSON.parse(readFileSync(file, 'utf8'));
   } catch (err) {
-    process.stderr.write(`cannot read ${file}: ${(err as Error).message}\n`);
+    process.stderr.write(`cannot read ${file}: ${errorMessage(err)}\n`);
     return 2;
   }
   const parsed = vectorFileSchema.safeParse(raw);

@@ -2,10 +2,13 @@ import type { Logger } from 'pino';
 import { type Clock, SYSTEM_CLOCK, type TimerHandle } from '../clock.js';
 import { ReconcileLoop } from '../reconcile/loop.js';
 import { RequirementsCache } from '../reconcile/requirements-cache.js';
-import type { EngineFeed, EngineSnapshot } from '../registry/engine-feed.js';
-import type { EngineLeadership } from '../registry/engine-leadership.js';
-import type { ScheduleWriter } from '../registry/schedule-writer.js';
-import type { UnitFileCache } from '../registry/unit-file-cache.js';
+import type { EngineSnapshot } from '../registry/model.js';
+import type {
+  EngineView,
+  FencedScheduleWrites,
+  Leadership,
+  UnitBodies,
+} from '../registry/ports.js';
 import { displacementOf, type EngineMetrics, NO_ENGINE_METRICS } from './metrics.js';
 import type { EngineTask } from './model.js';
 import { planPass } from './plan.js';
@@ -13,10 +16,10 @@ import { SettledPass } from './settled-pass.js';
 
 export interface EngineOptions {
   machineID: string;
-  feed: EngineFeed;
-  leadership: EngineLeadership;
-  writer: ScheduleWriter;
-  bodies: UnitFileCache;
+  feed: EngineView;
+  leadership: Leadership;
+  writer: FencedScheduleWrites;
+  bodies: UnitBodies;
   log: Logger;
   /** `engine_reconcile_interval`: the safety-net tick; watch events drive reconciles. */
   reconcileIntervalMs: number;
@@ -114,7 +117,7 @@ export class Engine {
       const { applied, revision, deposed } = await this.options.writer.apply(fence, plan.changes);
       if (deposed) await this.loseLeadership();
       // Decide the next pass on a view that includes these writes, or loads are stale.
-      if (this.options.watches && revision > 0n) {
+      if (this.options.watches && revision !== null) {
         await feed.placementsCaughtUp(revision, this.options.reconcileIntervalMs);
       }
       const appliedUnits = new Set(applied.map((change) => change.unitName));
@@ -147,11 +150,7 @@ export class Engine {
     const { feed, leadership, log, machineID } = this.options;
     const recordedLeader = feed.leaderMachineID();
     const fence = leadership.fence;
-    if (
-      fence !== null &&
-      recordedLeader !== machineID &&
-      (await feed.leaderKeySeenSince(fence.createRevision))
-    ) {
+    if (fence !== null && recordedLeader !== machineID && (await feed.leaderKeySeenSince(fence))) {
       await this.loseLeadership();
     }
     if (leadership.fence === null) {

@@ -4,8 +4,7 @@ import {
   type SchedulerMachine,
   type SchedulerUnit,
 } from '../placement/model.js';
-import type { EngineSnapshot } from '../registry/engine-feed.js';
-import type { ScheduleChange } from '../registry/schedule-writer.js';
+import { ABSENT, type EngineSnapshot, type ScheduleChange } from '../registry/model.js';
 import type { EngineTask } from './model.js';
 import { decide } from './scheduler.js';
 
@@ -83,7 +82,7 @@ function toChanges(tasks: readonly EngineTask[], snapshot: EngineSnapshot): Sche
   for (const [unitName, target] of finalTarget) {
     const placement = snapshot.placements.get(unitName);
     const from = placement?.machineID ?? null;
-    const placementModRevision = placement?.modRevision ?? '0';
+    const placementModRevision = placement?.modRevision ?? ABSENT;
     if (target === from) continue;
     if (target === null) {
       if (from !== null) {

@@ -1,4 +1,4 @@
-import type { EngineSnapshot } from '../registry/engine-feed.js';
+import type { EngineSnapshot } from '../registry/model.js';
 
 /**
  * Remembers what the last settled pass decided from, so the leader can tell when another

@@ -1,3 +1,5 @@
+import { errorMessage } from '../error-message.js';
+
 /** The `syscall.Errno` texts Go prints for the file errors fleetctl reports. */
 const ERRNO_TEXT: Readonly<Record<string, string>> = {
   ENOENT: 'no such file or directory',
@@ -14,7 +16,7 @@ const ERRNO_TEXT: Readonly<Record<string, string>> = {
  */
 export function goPathError(err: unknown, path: string): string {
   const code = (err as NodeJS.ErrnoException).code ?? '';
-  const text = ERRNO_TEXT[code] ?? (err as Error).message;
+  const text = ERRNO_TEXT[code] ?? errorMessage(err);
   const op = code === 'EISDIR' ? 'read' : 'open';
   return `${op} ${path}: ${text}`;
 }

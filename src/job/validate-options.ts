@@ -1,3 +1,4 @@
+import { errorMessage } from '../error-message.js';
 import { matchGlob } from '../go/path-match.js';
 import { quoteString } from '../go/text.js';
 import { deserializeUnitFile, type UnitOption } from '../unit/deserialize.js';
@@ -15,7 +16,7 @@ export function validateUnitOptions(options: readonly UnitOption[]): string | nu
   try {
     deserializeUnitFile(canonical);
   } catch (err) {
-    return err instanceof Error ? err.message : String(err);
+    return errorMessage(err);
   }
 
   const unit = new UnitFile(options);

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { jobRequirements } from '../job/requirements.js';
 import type { KnownRequirements, RequirementsByUnit } from '../placement/model.js';
-import type { UnitFileCache } from '../registry/unit-file-cache.js';
+import type { UnitBodies } from '../registry/ports.js';
 
 interface Entry extends KnownRequirements {
   /** The last pass that asked for it. */
@@ -22,7 +22,7 @@ export class RequirementsCache {
   private readonly inFlight = new Set<string>();
 
   constructor(
-    private readonly bodies: UnitFileCache,
+    private readonly bodies: UnitBodies,
     private readonly onBodyRead: () => void,
     private readonly log: Logger,
   ) {}

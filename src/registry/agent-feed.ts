@@ -1,19 +1,9 @@
 import type { Etcd3 } from 'etcd3';
 import { RegistryKeys } from './keys.js';
 import { MirrorGroup } from './mirror-group.js';
+import type { AgentSnapshot, BadRecordHandler } from './model.js';
 import type { AgentSchedule } from './ports.js';
 import { decodeRecord, type ScheduleEntry, scheduleEntrySchema } from './records.js';
-import type { BadRecordHandler } from './unit-store.js';
-
-/** What one machine's agent runs from: its own schedule, the global units, its API metadata. */
-export interface AgentSnapshot {
-  /** Units the engine scheduled to this machine, by name. */
-  scheduled: ReadonlyMap<string, ScheduleEntry>;
-  /** Every global unit, by name; the agent decides which apply here. */
-  globals: ReadonlyMap<string, ScheduleEntry>;
-  /** Metadata set for this machine through the API (`''` hides a configured key). */
-  dynamicMetadata: ReadonlyMap<string, string>;
-}
 
 /**
  * An agent's view of the registry: three small prefixes, so its etcd traffic grows with

@@ -1,45 +1,18 @@
 import type { Etcd3, IKeyValue } from 'etcd3';
-import type { JobState } from '../job/types.js';
-import type { UnitFile } from '../unit/unit-file.js';
 import { RegistryKeys } from './keys.js';
-import type { Machine, MachineStore } from './machine-store.js';
+import type { MachineStore } from './machine-store.js';
+import {
+  type ClusterUnit,
+  currentStateOf,
+  type Machine,
+  type StoredUnit,
+  type UnitState,
+} from './model.js';
 import { DEFAULT_PAGE_SIZE } from './paged-range.js';
 import type { ClusterReads } from './ports.js';
 import { PrefixSnapshot, readSnapshots } from './prefix-snapshot.js';
-import type { StateStore, UnitState } from './state-store.js';
-import type { StoredUnit, UnitStore } from './unit-store.js';
-
-/** A unit as the API and fleetctl show it. */
-export interface ClusterUnit {
-  name: string;
-  hash: string;
-  unitFile: UnitFile;
-  desiredState: JobState;
-  /** Derived as fleet derives it (see `currentStateOf`); `null` for global units, which have none. */
-  currentState: JobState | null;
-  /** The machine the unit is scheduled to; `null` when unscheduled or global. */
-  machineID: string | null;
-  global: boolean;
-}
-
-/**
- * fleet's current state of a non-global unit: `inactive` unless scheduled and its target
- * machine reports a state for it; then `launched` if that agent has started it, else
- * `loaded`. So `launched` means "the target agent started it", not "systemd says active".
- *
- * Only a state for the unit's current content counts. Right after a replace, the target may
- * still report the old content (which it is about to unload); fleet took that for the new
- * content, so `start --replace` could return before the new unit ran.
- */
-export function currentStateOf(
-  unitHash: string,
-  machineID: string | null,
-  stateOnTarget: Pick<UnitState, 'launched' | 'hash'> | undefined,
-): JobState {
-  if (machineID === null || stateOnTarget === undefined) return 'inactive';
-  if (stateOnTarget.hash !== unitHash) return 'inactive';
-  return stateOnTarget.launched ? 'launched' : 'loaded';
-}
+import type { StateStore } from './state-store.js';
+import type { UnitStore } from './unit-store.js';
 
 /**
  * The cluster as API clients see it, derived from the registry in one place: the HTTP API

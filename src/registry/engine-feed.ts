@@ -1,9 +1,17 @@
 import type { Etcd3 } from 'etcd3';
+import { fenceRevision } from './fence.js';
 import { RegistryKeys } from './keys.js';
-import { type Machine, mergeMetadata } from './machine-store.js';
 import { MirrorGroup } from './mirror-group.js';
+import {
+  type BadRecordHandler,
+  type EngineSnapshot,
+  type LeaderFence,
+  type Machine,
+  mergeMetadata,
+  type Revision,
+} from './model.js';
 import type { EngineView } from './ports.js';
-import { type MirroredValue, PrefixMirror } from './prefix-mirror.js';
+import { PrefixMirror } from './prefix-mirror.js';
 import {
   decodeRecord,
   leaderRecordSchema,
@@ -12,18 +20,10 @@ import {
   type UnitRecord,
   unitRecordSchema,
 } from './records.js';
-import type { BadRecordHandler } from './unit-store.js';
+import type { MirroredValue } from './watching.js';
 
-type UnitEntry = { record: UnitRecord; modRevision: string };
-type PlacementEntry = { machineID: string; modRevision: string };
-
-/** What the leader decides from: every unit, every placement, every live machine. */
-export interface EngineSnapshot {
-  units: ReadonlyMap<string, UnitEntry>;
-  placements: ReadonlyMap<string, PlacementEntry>;
-  /** Live machines with merged metadata, by ID. */
-  machines: ReadonlyMap<string, Machine>;
-}
+type UnitEntry = { record: UnitRecord; modRevision: Revision };
+type PlacementEntry = { machineID: string; modRevision: Revision };
 
 type StatePrefix = 'units' | 'placements' | 'machines' | 'metadata';
 
@@ -149,17 +149,18 @@ export class EngineFeed implements EngineView {
   }
 
   /**
-   * Whether the leader key as last seen is at least as new as `revision`: an engine that
-   * won at that revision and does not see itself there has really lost the key, rather
-   * than not having heard of its own election yet.
+   * Whether the leader key as last seen is at least as new as the fence's create revision:
+   * an engine that won at that revision and does not see itself there has really lost the
+   * key, rather than not having heard of its own election yet.
    */
-  leaderKeySeenSince(revision: string): Promise<boolean> {
-    return this.leader.caughtUp(BigInt(revision), 0);
+  leaderKeySeenSince(fence: LeaderFence): Promise<boolean> {
+    return this.leader.caughtUp(BigInt(fenceRevision(fence)), 0);
   }
 
   /** Resolves once the placements reflect `revision` (the engine's own last commit). */
-  placementsCaughtUp(revision: bigint, timeoutMs: number): Promise<boolean> {
-    return this.state?.mirrors.placements.caughtUp(revision, timeoutMs) ?? Promise.resolve(false);
+  placementsCaughtUp(revision: Revision, timeoutMs: number): Promise<boolean> {
+    const placements = this.state?.mirrors.placements;
+    return placements?.caughtUp(BigInt(revision), timeoutMs) ?? Promise.resolve(false);
   }
 
   /** The registry state as mirrored; only while mirroring (see `mirrorState`). */

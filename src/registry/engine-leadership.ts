@@ -1,43 +1,28 @@
 import type { Etcd3 } from 'etcd3';
+import { fenceRevision, leaderFence } from './fence.js';
 import type { RegistryKeys } from './keys.js';
-import type { MachineSession } from './machine-session.js';
-import type { Leadership } from './ports.js';
+import type { Leader, LeaderFence, Revision } from './model.js';
+import type { Leadership, PresenceLease } from './ports.js';
 import { decodeRecord, encodeRecord, leaderRecordSchema } from './records.js';
-
-/** The current leader, identified by the create revision of its leader key. */
-export interface Leader {
-  machineID: string;
-  createRevision: string;
-}
-
-/**
- * Proof of leadership attached to every engine write: the write commits only while the
- * leader key is still the one this engine created. A deposed engine's writes fail instead
- * of racing its successor's (etcd's own election fences the same way).
- */
-export interface LeaderFence {
-  key: string;
-  createRevision: string;
-}
 
 /**
  * Engine leadership on etcd: one key, created only if absent, held by the leader machine's
- * lease, so it goes away when that machine does.
+ * lease, so it goes away when that machine does. Its fence is the key's create revision: a
+ * write commits only while the key is still the one this engine created (etcd's own
+ * election fences the same way).
  */
 export class EngineLeadership implements Leadership {
-  private held: Leader | null = null;
+  private held: { leader: Leader; createRevision: Revision } | null = null;
 
   constructor(
     private readonly etcd: Etcd3,
     private readonly keys: RegistryKeys,
-    private readonly session: MachineSession,
+    private readonly session: PresenceLease,
   ) {}
 
   /** The fence of this engine's leadership, or null while it does not lead. */
   get fence(): LeaderFence | null {
-    return this.held === null
-      ? null
-      : { key: this.keys.engineLeader, createRevision: this.held.createRevision };
+    return this.held === null ? null : leaderFence(this.held.createRevision);
   }
 
   /** Claims leadership if nobody holds it; returns whoever leads afterwards, or null. */
@@ -54,8 +39,11 @@ export class EngineLeadership implements Leadership {
       .else(this.etcd.get(key))
       .commit();
     if (result.succeeded) {
-      this.held = { machineID: this.session.machineID, createRevision: result.header.revision };
-      return this.held;
+      this.held = {
+        leader: { machineID: this.session.machineID },
+        createRevision: result.header.revision,
+      };
+      return this.held.leader;
     }
     const kv = result.responses[0]?.response_range?.kvs?.[0];
     if (kv === undefined) {
@@ -64,10 +52,10 @@ export class EngineLeadership implements Leadership {
     }
     const leader = {
       machineID: decodeRecord(leaderRecordSchema, key, kv.value.toString()).machineID,
-      createRevision: kv.create_revision,
     };
     // Our own key, still on our lease (a campaign after a component restart), is ours to keep.
-    this.held = kv.lease === this.session.leaseID ? leader : null;
+    this.held =
+      kv.lease === this.session.leaseID ? { leader, createRevision: kv.create_revision } : null;
     return leader;
   }
 
@@ -76,9 +64,10 @@ export class EngineLeadership implements Leadership {
     const fence = this.fence;
     this.held = null;
     if (fence === null) return;
+    const key = this.keys.engineLeader;
     await this.etcd
-      .if(fence.key, 'Create', '==', fence.createRevision)
-      .then(this.etcd.delete().key(fence.key))
+      .if(key, 'Create', '==', fenceRevision(fence))
+      .then(this.etcd.delete().key(key))
       .commit();
   }
 

@@ -8,6 +8,7 @@ import {
   retry,
 } from 'cockatiel';
 import { Etcd3, GRPCCancelledError, type IOptions, isRecoverableError } from 'etcd3';
+import { errorMessage } from '../error-message.js';
 
 /**
  * How to reach etcd, in the terms of fleet.conf (`etcd_servers`, `etcd_cafile`, `etcd_certfile`,
@@ -34,7 +35,7 @@ function readConfiguredFile(option: string, path: string): Buffer {
   try {
     return readFileSync(path);
   } catch (err) {
-    throw new Error(`cannot read ${option} ${JSON.stringify(path)}: ${(err as Error).message}`);
+    throw new Error(`cannot read ${option} ${JSON.stringify(path)}: ${errorMessage(err)}`);
   }
 }
 

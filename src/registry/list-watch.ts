@@ -1,45 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { IKeyValue, IWatchResponse, Namespace, Watcher } from 'etcd3';
 import { DEFAULT_PAGE_SIZE, readPrefix } from './paged-range.js';
-
-/** A key as the list saw it. */
-export interface KeyValueRecord {
-  key: string;
-  value: string;
-  modRevision: bigint;
-}
-
-/** One change after the list. A delete carries an empty value. */
-export interface WatchEvent {
-  type: 'put' | 'delete';
-  key: string;
-  value: string;
-  modRevision: bigint;
-}
-
-export interface ListWatchHandlers {
-  /**
-   * The whole prefix as of `revision`. Called first, and again whenever the watch cannot be
-   * resumed (the history it needed was compacted) or a handler threw: the receiver replaces
-   * everything it knew.
-   */
-  onReset(records: KeyValueRecord[], revision: bigint): void;
-  /** Every change after the last reset, in revision order, each exactly once. */
-  onEvent(event: WatchEvent): void;
-  /** Trouble the helper recovers from by itself (etcd unreachable, watch canceled). */
-  onError?(err: Error): void;
-}
+import type { KeyValueRecord, ListWatchHandlers, WatchHandle } from './watching.js';
 
 export interface ListWatchOptions {
   /** Keys per Range request while listing; bounds the size of one response. */
   pageSize?: number;
-}
-
-export interface WatchHandle {
-  /** Settles once the first snapshot was delivered and etcd acknowledged the watch. */
-  readonly ready: Promise<void>;
-  /** Stops watching; no handler runs after it resolves. Always returns promptly. */
-  stop(): Promise<void>;
 }
 
 const RETRY_INITIAL_MS = 100;

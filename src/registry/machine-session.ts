@@ -1,10 +1,8 @@
 import type { Etcd3, Lease } from 'etcd3';
 import type { RegistryKeys } from './keys.js';
+import { MachineConflictError } from './model.js';
+import type { PresenceLease } from './ports.js';
 import { decodeRecord, encodeRecord, type MachineRecord, machineRecordSchema } from './records.js';
-
-export class MachineConflictError extends Error {
-  override name = 'MachineConflictError';
-}
 
 /**
  * One machine's lease and presence. Everything a machine publishes (its presence record,
@@ -12,7 +10,7 @@ export class MachineConflictError extends Error {
  * when the machine stops renewing it, and renewing is one stream per machine however
  * many units it runs.
  */
-export class MachineSession {
+export class MachineSession implements PresenceLease {
   /** When etcd last answered that it renewed the lease (performance.now()). */
   private renewedAt = performance.now();
 

@@ -1,20 +1,10 @@
 import type { Etcd3 } from 'etcd3';
 import { RegistryKeys } from './keys.js';
+import { type BadRecordHandler, type Machine, type MetadataEdit, mergeMetadata } from './model.js';
 import { DEFAULT_PAGE_SIZE, readPrefix } from './paged-range.js';
 import type { MachineMetadataWrites } from './ports.js';
-import { decodeRecord, type MachineRecord, machineRecordSchema } from './records.js';
+import { decodeRecord, machineRecordSchema } from './records.js';
 import { commitAll } from './txn.js';
-import type { BadRecordHandler } from './unit-store.js';
-
-/** A live machine with its configured and API-set metadata merged. */
-export type Machine = Omit<MachineRecord, 'sessionToken'>;
-
-/** One metadata edit of `PATCH /fleet/v1/machines`: a value to set, or null to remove. */
-export interface MetadataEdit {
-  machineID: string;
-  key: string;
-  value: string | null;
-}
 
 /**
  * Machines and their dynamic metadata. Metadata set through the API is kept apart from the
@@ -83,17 +73,4 @@ export class MachineStore implements MachineMetadataWrites {
       [...finalValues].map(([key, value]) => this.etcd.put(key).value(value)),
     );
   }
-}
-
-/** API-set values win over configured ones; an empty API-set value removes the key. */
-export function mergeMetadata(
-  configured: Readonly<Record<string, string>>,
-  dynamic: ReadonlyMap<string, string> | undefined,
-): Record<string, string> {
-  const merged: Record<string, string> = { ...configured };
-  for (const [key, value] of dynamic ?? []) {
-    if (value === '') delete merged[key];
-    else merged[key] = value;
-  }
-  return merged;
 }

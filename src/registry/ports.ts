@@ -1,26 +1,15 @@
 /**
  * The registry's seam: what the engine, the agent, fleetd's wiring, the API and fleetctl's
  * etcd driver need from the cluster's data, named for that need. `src/registry/` implements
- * it on etcd (`etcd-seam.ts`) and in memory (`memory/`); one contract suite
+ * it on etcd (`registry.ts`) and in memory (`memory/`); one contract suite
  * (test/registry/contract.test.ts) holds both to the same behaviour. No etcd type appears
- * here: revisions are decimal strings or bigints, leases are opaque IDs.
+ * here: revisions are `Revision`s, fences and leases opaque; the data they carry is in
+ * `model.ts`.
  */
 
 import type { JobState } from '../job/types.js';
 import type { UnitFile } from '../unit/unit-file.js';
-import type { AgentSnapshot } from './agent-feed.js';
-import type { ClusterUnit } from './cluster-view.js';
-import type { EngineSnapshot } from './engine-feed.js';
-import type { Leader, LeaderFence } from './engine-leadership.js';
-import type { Machine, MetadataEdit } from './machine-store.js';
-import type { MachineRecord } from './records.js';
-import type { AppliedChanges, ScheduleChange } from './schedule-writer.js';
-import type { StateUpdate } from './state-publisher.js';
-import type { UnitState } from './state-store.js';
-import type { StoredBody } from './unit-file-cache.js';
-import type { StoredUnit } from './unit-store.js';
-
-export type {
+import type {
   AgentSnapshot,
   AppliedChanges,
   ClusterUnit,
@@ -28,14 +17,17 @@ export type {
   Leader,
   LeaderFence,
   Machine,
-  MachineRecord,
   MetadataEdit,
+  Revision,
   ScheduleChange,
   StateUpdate,
   StoredBody,
   StoredUnit,
   UnitState,
-};
+} from './model.js';
+import type { MachineRecord } from './records.js';
+
+export type { MachineRecord };
 
 /**
  * The engine's view: every engine follows the leader key; the leader also mirrors units,
@@ -54,10 +46,13 @@ export interface EngineView {
   stop(): Promise<void>;
   /** The machine in the leader key as last seen, or null when nobody leads. */
   leaderMachineID(): string | null;
-  /** Whether the leader key as last seen is at least as new as `revision`. */
-  leaderKeySeenSince(revision: string): Promise<boolean>;
+  /**
+   * Whether the leader key as last seen is at least as new as the leadership `fence`
+   * proves: a leader that does not see itself there then has really lost it.
+   */
+  leaderKeySeenSince(fence: LeaderFence): Promise<boolean>;
   /** Resolves true once placements reflect `revision`, false after `timeoutMs`. */
-  placementsCaughtUp(revision: bigint, timeoutMs: number): Promise<boolean>;
+  placementsCaughtUp(revision: Revision, timeoutMs: number): Promise<boolean>;
   /** The mirrored state; only while mirroring. */
   snapshot(): EngineSnapshot;
 }
@@ -122,9 +117,9 @@ export interface PresenceLease {
 }
 
 /** Registers machines: creates a presence, taking over one left by the same session. */
-export interface MachinePresence<Lease extends PresenceLease = PresenceLease> {
+export interface MachinePresence {
   /** Rejects with `MachineConflictError` while another session holds the machine ID. */
-  open(record: MachineRecord, ttlMs: number): Promise<Lease>;
+  open(record: MachineRecord, ttlMs: number): Promise<PresenceLease>;
 }
 
 /** Unit reads and writes of API clients (the HTTP API, fleetctl's etcd driver). */
@@ -181,7 +176,7 @@ export interface BodySweeps {
  * the etcd driver are handed. Leadership and publications hang on a lease this seam's
  * presence granted.
  */
-export interface RegistrySeam<Lease extends PresenceLease = PresenceLease> {
+export interface RegistrySeam {
   readonly units: UnitRecords;
   readonly cluster: ClusterReads;
   readonly states: UnitStateReads;
@@ -189,11 +184,11 @@ export interface RegistrySeam<Lease extends PresenceLease = PresenceLease> {
   readonly bodies: UnitBodies;
   readonly unitFileCollector: BodySweeps;
   readonly scheduleWriter: FencedScheduleWrites;
-  readonly presence: MachinePresence<Lease>;
+  readonly presence: MachinePresence;
   engineView(onChange: () => void): EngineView;
   agentSchedule(machineID: string, onChange: () => void): AgentSchedule;
-  leadership(lease: Lease): Leadership;
-  publications(lease: Lease): StatePublications;
+  leadership(lease: PresenceLease): Leadership;
+  publications(lease: PresenceLease): StatePublications;
   /** Closes the connection to the store. */
   close(): void;
 }

@@ -1,12 +1,7 @@
 import type { Etcd3 } from 'etcd3';
-import { listThenWatch, type WatchHandle } from './list-watch.js';
+import { listThenWatch } from './list-watch.js';
 import { readPrefix } from './paged-range.js';
-
-/** A key's value and the revision that last wrote it (the base of optimistic writes). */
-export interface MirroredValue {
-  value: string;
-  modRevision: string;
-}
+import type { MirroredValue, WatchHandle } from './watching.js';
 
 /**
  * An in-memory copy of every key under a prefix, kept current by a watch (or by re-listing

@@ -1,40 +1,12 @@
 import type { Etcd3 } from 'etcd3';
-import type { LeaderFence } from './engine-leadership.js';
+import { fenceRevision } from './fence.js';
 import type { RegistryKeys } from './keys.js';
+import { MAX_CHANGES_PER_TXN } from './limits.js';
+import type { AppliedChanges, LeaderFence, ScheduleChange } from './model.js';
 import type { FencedScheduleWrites } from './ports.js';
-import { encodeRecord, type ScheduleEntry } from './records.js';
+import { encodeRecord } from './records.js';
 import type { Operation } from './txn.js';
 
-/** One schedule change by the engine, with the revisions its decision was based on. */
-export type ScheduleChange =
-  | {
-      type: 'schedule';
-      unitName: string;
-      machineID: string;
-      /** Where the unit was scheduled before, when this change moves it. */
-      fromMachineID: string | null;
-      entry: ScheduleEntry;
-      /** Mod revision of the unit record the entry was derived from. */
-      unitModRevision: string;
-      /** Mod revision of the placement the decision saw (`'0'` when unscheduled). */
-      placementModRevision: string;
-    }
-  | {
-      type: 'unschedule';
-      unitName: string;
-      machineID: string;
-      placementModRevision: string;
-    };
-
-export interface AppliedChanges {
-  applied: ScheduleChange[];
-  revision: bigint;
-  /** The leader key is no longer the fence's: this engine no longer leads. */
-  deposed: boolean;
-}
-
-/** A change writes up to three keys: 40 of them stay under `MAX_OPERATIONS_PER_TXN`. */
-const MAX_CHANGES_PER_TXN = 40;
 /**
  * Batches committed at once. A pass over a backlog (a new leader, a burst of submissions)
  * writes hundreds of batches; one at a time, their round trips would add up to seconds.
@@ -57,7 +29,7 @@ export class ScheduleWriter implements FencedScheduleWrites {
 
   /**
    * Applies the changes, batched. Returns those that committed and the revision of the
-   * last commit (0 when none did). A change left out lost a race with another writer, and
+   * last commit (null when none did). A change left out lost a race with another writer, and
    * is decided again next pass, or was refused because this engine no longer leads.
    */
   async apply(fence: LeaderFence, changes: readonly ScheduleChange[]): Promise<AppliedChanges> {
@@ -93,11 +65,13 @@ export class ScheduleWriter implements FencedScheduleWrites {
     await Promise.all(
       Array.from({ length: Math.min(MAX_BATCHES_IN_FLIGHT, batches.length) }, lane),
     );
-    return { applied, revision, deposed };
+    return { applied, revision: revision === 0n ? null : revision.toString(), deposed };
   }
 
   private async commit(fence: LeaderFence, batch: readonly ScheduleChange[]): Promise<Outcome> {
-    let txn = this.etcd.if(fence.key, 'Create', '==', fence.createRevision);
+    const leaderKeyName = this.keys.engineLeader;
+    const createRevision = fenceRevision(fence);
+    let txn = this.etcd.if(leaderKeyName, 'Create', '==', createRevision);
     const ops: Operation[] = [];
     for (const change of batch) {
       const placementKey = this.keys.placement(change.unitName);
@@ -121,11 +95,11 @@ export class ScheduleWriter implements FencedScheduleWrites {
     // A failed commit reads the leader key back: a lost fence fails every later commit too.
     const result = await txn
       .then(...ops)
-      .else(this.etcd.get(fence.key))
+      .else(this.etcd.get(leaderKeyName))
       .commit();
     if (result.succeeded) return { type: 'committed', revision: BigInt(result.header.revision) };
     const leaderKey = result.responses[0]?.response_range?.kvs?.[0];
-    return leaderKey?.create_revision === fence.createRevision
+    return leaderKey?.create_revision === createRevision
       ? { type: 'conflict' }
       : { type: 'deposed' };
   }

@@ -1,15 +1,10 @@
 import type { Etcd3 } from 'etcd3';
 import type { RegistryKeys } from './keys.js';
-import type { MachineSession } from './machine-session.js';
-import type { StatePublications } from './ports.js';
-import { encodeRecord, type UnitStateRecord } from './records.js';
-import { commitAll, MAX_OPERATIONS_PER_TXN } from './txn.js';
-
-/** A state to publish for a unit, or null to withdraw the unit's state. */
-export interface StateUpdate {
-  name: string;
-  state: UnitStateRecord | null;
-}
+import { MAX_OPERATIONS_PER_TXN } from './limits.js';
+import type { StateUpdate } from './model.js';
+import type { PresenceLease, StatePublications } from './ports.js';
+import { encodeRecord } from './records.js';
+import { commitAll } from './txn.js';
 
 /**
  * Publishes this machine's unit states under its lease: they need no refreshing while the
@@ -19,7 +14,7 @@ export class StatePublisher implements StatePublications {
   constructor(
     private readonly etcd: Etcd3,
     private readonly keys: RegistryKeys,
-    private readonly session: MachineSession,
+    private readonly session: PresenceLease,
   ) {}
 
   async publish(updates: readonly StateUpdate[]): Promise<void> {

@@ -1,15 +1,9 @@
 import type { Etcd3, IKeyValue } from 'etcd3';
 import { RegistryKeys } from './keys.js';
+import type { BadRecordHandler, UnitState } from './model.js';
 import { DEFAULT_PAGE_SIZE, readPrefix } from './paged-range.js';
 import type { UnitStateReads } from './ports.js';
-import { decodeRecord, type UnitStateRecord, unitStateRecordSchema } from './records.js';
-import type { BadRecordHandler } from './unit-store.js';
-
-/** What systemd reports for one unit on one machine. */
-export interface UnitState extends UnitStateRecord {
-  name: string;
-  machineID: string;
-}
+import { decodeRecord, unitStateRecordSchema } from './records.js';
 
 /** Unit states as agents published them; each vanishes with its machine's lease. */
 export class StateStore implements UnitStateReads {

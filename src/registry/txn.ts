@@ -1,11 +1,5 @@
 import type { Etcd3, IRequestOp } from 'etcd3';
 
-/**
- * etcd's default cap on the operations of one transaction (`--max-txn-ops`), for each of its
- * compares, success and failure lists: etcd refuses a larger transaction outright.
- */
-export const MAX_OPERATIONS_PER_TXN = 128;
-
 /** Anything etcd3 can turn into one operation of a transaction. */
 export interface Operation {
   op(): Promise<IRequestOp>;

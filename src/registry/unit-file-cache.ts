@@ -1,6 +1,7 @@
 import type { Etcd3 } from 'etcd3';
 import { UnitFile } from '../unit/unit-file.js';
 import type { RegistryKeys } from './keys.js';
+import { type StoredBody, UnitFileNotFoundError } from './model.js';
 import type { UnitBodies } from './ports.js';
 
 /**
@@ -8,21 +9,6 @@ import type { UnitBodies } from './ports.js';
  * this one holds a thousand bodies of 16 KiB, far more than usual units.
  */
 export const DEFAULT_CACHE_BYTES = 16 * 1024 * 1024;
-
-export class UnitFileNotFoundError extends Error {
-  override name = 'UnitFileNotFoundError';
-}
-
-/**
- * A unit body as stored: the exact text (what an agent writes to disk, so the file hashes
- * to the record's hash) and that text parsed again, which is what readers see. Like
- * fleet, the parse can differ from the options once submitted (a value holding a newline
- * and a section header becomes a section).
- */
-export interface StoredBody {
-  text: string;
-  unitFile: UnitFile;
-}
 
 /**
  * Reads unit-file bodies by the hash they are stored under, parsing each once. Bodies are

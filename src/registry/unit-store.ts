@@ -3,6 +3,12 @@ import { isGlobalUnit } from '../job/requirements.js';
 import type { JobState } from '../job/types.js';
 import type { UnitFile } from '../unit/unit-file.js';
 import type { RegistryKeys } from './keys.js';
+import {
+  type BadRecordHandler,
+  RegistryConflictError,
+  type StoredUnit,
+  UnitFileNotFoundError,
+} from './model.js';
 import { DEFAULT_PAGE_SIZE, readPrefix } from './paged-range.js';
 import type { UnitRecords } from './ports.js';
 import {
@@ -12,20 +18,7 @@ import {
   type UnitRecord,
   unitRecordSchema,
 } from './records.js';
-import { type UnitFileCache, UnitFileNotFoundError } from './unit-file-cache.js';
-
-/** A unit as stored: its record and its parsed body. */
-export interface StoredUnit {
-  name: string;
-  hash: string;
-  desiredState: JobState;
-  unitFile: UnitFile;
-  global: boolean;
-}
-
-export class RegistryConflictError extends Error {
-  override name = 'RegistryConflictError';
-}
+import type { UnitFileCache } from './unit-file-cache.js';
 
 /** Optimistic writes retry when another writer got in between; past this, give up loudly. */
 const MAX_WRITE_ATTEMPTS = 8;
@@ -47,9 +40,6 @@ interface SeenUnit {
 
 /** A unit the store declined to change (see `createIfAbsent`). */
 const UNCHANGED = Symbol('unchanged');
-
-/** Reports a stored value that cannot be used; the store skips it and carries on. */
-export type BadRecordHandler = (key: string, error: Error) => void;
 
 /**
  * Units as API clients (the HTTP API and fleetctl's etcd driver) read and write them.

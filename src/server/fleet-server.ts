@@ -4,20 +4,16 @@ import type { FleetConfig } from '../config/index.js';
 import { deriveTimings, type FleetTimings } from '../config/timings.js';
 import { Engine } from '../engine/engine.js';
 import type { EngineMetrics } from '../engine/metrics.js';
-import { AgentFeed } from '../registry/agent-feed.js';
-import { EngineFeed } from '../registry/engine-feed.js';
-import { EngineLeadership } from '../registry/engine-leadership.js';
-import { MachineSession } from '../registry/machine-session.js';
+import { errorMessage } from '../error-message.js';
+import type { PresenceLease, RegistrySeam } from '../registry/ports.js';
 import type { MachineRecord } from '../registry/records.js';
-import type { Registry } from '../registry/registry.js';
-import { StatePublisher } from '../registry/state-publisher.js';
 import type { UnitManager } from '../systemd/unit-manager.js';
 import { FLEET_VERSION } from '../version.js';
 import { bestEffort } from './best-effort.js';
 
 export interface FleetServerOptions {
   config: FleetConfig;
-  registry: Registry;
+  registry: RegistrySeam;
   manager: UnitManager;
   log: Logger;
   machineID: string;
@@ -31,7 +27,7 @@ export interface FleetServerOptions {
 type Heartbeat = 'alive' | 'gone' | 'unanswered';
 
 interface Components {
-  session: MachineSession;
+  session: PresenceLease;
   engine: Engine | null;
 }
 
@@ -136,9 +132,7 @@ export class FleetServer {
     for (;;) {
       if (this.stopping) return;
       try {
-        const session = await MachineSession.open(
-          this.options.registry.etcd,
-          this.options.registry.keys,
+        const session = await this.options.registry.presence.open(
           this.machineRecord(),
           this.options.config.agentTtlMs,
         );
@@ -154,7 +148,7 @@ export class FleetServer {
       } catch (err) {
         if (this.stopping) return;
         log.error(
-          `Server register machine failed: ${(err as Error).message}, retrying in ${delayMs / 1000} sec.`,
+          `Server register machine failed: ${errorMessage(err)}, retrying in ${delayMs / 1000} sec.`,
         );
         await this.sleep(delayMs);
         delayMs = Math.min(delayMs * 2, this.timings.restartBackoffMaxMs);
@@ -162,7 +156,7 @@ export class FleetServer {
     }
   }
 
-  private async startComponents(session: MachineSession): Promise<void> {
+  private async startComponents(session: PresenceLease): Promise<void> {
     const { config, registry, manager, log, machineID } = this.options;
     const requestedSeconds = Math.ceil(config.agentTtlMs / 1000);
     if (session.grantedTtlSeconds !== requestedSeconds) {
@@ -174,14 +168,8 @@ export class FleetServer {
     log.info('Starting server components');
 
     const watches = !config.disableWatches;
-    const agentFeed = new AgentFeed(
-      registry.etcd,
-      registry.keys,
-      machineID,
-      () => this.agent?.trigger(),
-      registry.onBadRecord,
-    );
-    const publisher = new StatePublisher(registry.etcd, registry.keys, session);
+    const agentFeed = registry.agentSchedule(machineID, () => this.agent?.trigger());
+    const publisher = registry.publications(session);
     if (this.agent === null) {
       this.agent = new Agent({
         machineID,
@@ -204,13 +192,8 @@ export class FleetServer {
     } else {
       engine = new Engine({
         machineID,
-        feed: new EngineFeed(
-          registry.etcd,
-          registry.keys,
-          () => engine?.trigger(),
-          registry.onBadRecord,
-        ),
-        leadership: new EngineLeadership(registry.etcd, registry.keys, session),
+        feed: registry.engineView(() => engine?.trigger()),
+        leadership: registry.leadership(session),
         writer: registry.scheduleWriter,
         bodies: registry.bodies,
         log,
@@ -233,7 +216,7 @@ export class FleetServer {
    * keep running on its session, and its lease is revoked, else its keepalive would hold it
    * for ever and every retry would add one.
    */
-  private async discard(session: MachineSession): Promise<void> {
+  private async discard(session: PresenceLease): Promise<void> {
     const components = this.components;
     if (components?.session === session) this.components = null;
     this.clearTimers();
@@ -252,7 +235,7 @@ export class FleetServer {
    * and giving up a live lease would let the machine's presence lapse and its units move.
    * A lease etcd reports gone restarts them at once.
    */
-  private scheduleMonitor(session: MachineSession): void {
+  private scheduleMonitor(session: PresenceLease): void {
     const { monitorCheckTimeoutMs, monitorRetryIntervalMs } = this.timings;
     const ttlMs = session.grantedTtlSeconds * 1000;
     this.monitorTimer = setInterval(() => {
@@ -278,7 +261,7 @@ export class FleetServer {
   }
 
   private async checkPresence(
-    session: MachineSession,
+    session: PresenceLease,
     deadline: number,
     retryMs: number,
   ): Promise<Heartbeat> {
@@ -293,7 +276,7 @@ export class FleetServer {
   }
 
   /** Re-detects the public IP (when not configured) and republishes presence if it changed. */
-  private scheduleRefresh(session: MachineSession): void {
+  private scheduleRefresh(session: PresenceLease): void {
     let published = this.machineRecord();
     this.refreshTimer = setInterval(() => {
       const current = this.machineRecord();
@@ -306,7 +289,7 @@ export class FleetServer {
   }
 
   /** Restarts the components that run on `session`, unless they were already replaced. */
-  private restart(session: MachineSession, reason: string): void {
+  private restart(session: PresenceLease, reason: string): void {
     if (this.stopping || this.components?.session !== session) return;
     const { log } = this.options;
     log.error(`Server monitor triggered: ${reason}`);

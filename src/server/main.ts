@@ -5,8 +5,9 @@ import { MetricsRegistry } from '../api/metrics.js';
 import { type ApiServer, serveApi } from '../api/serve.js';
 import { DEFAULT_CONFIG_PATH, type FleetConfig, loadConfig } from '../config/index.js';
 import type { EngineMetrics } from '../engine/metrics.js';
-import { createEtcdClient } from '../registry/etcd-client.js';
-import { openRegistry, type Registry } from '../registry/registry.js';
+import { errorMessage } from '../error-message.js';
+import type { RegistrySeam } from '../registry/ports.js';
+import { connectRegistry } from '../registry/registry.js';
 import { createSystemdUnitManager } from '../systemd/systemd-unit-manager.js';
 import type { UnitManager } from '../systemd/unit-manager.js';
 import { FLEET_VERSION } from '../version.js';
@@ -21,7 +22,7 @@ import { restartOnlyChanges } from './reload.js';
 /** What one configuration runs: a reload builds a new one and retires the old. */
 interface Generation {
   config: FleetConfig;
-  registry: Registry;
+  registry: RegistrySeam;
   server: FleetServer;
   handler: RequestListener;
 }
@@ -82,7 +83,7 @@ async function main(argv: readonly string[]): Promise<number> {
         await bestEffort(log, 'stopping and unloading units', () => current.server.shutdown());
         await bestEffort(log, 'closing the API', () => api?.close());
         await bestEffort(log, 'closing the systemd connection', () => manager.close());
-        current.registry.etcd.close();
+        current.registry.close();
         process.exit(0);
       });
     process.on('SIGTERM', shutdown);
@@ -99,7 +100,7 @@ async function main(argv: readonly string[]): Promise<number> {
         const retired = current;
         await retired.server.retire();
         current = startGeneration(reloaded, shared);
-        retired.registry.etcd.close();
+        retired.registry.close();
         void current.server.start();
       }),
     );
@@ -108,7 +109,7 @@ async function main(argv: readonly string[]): Promise<number> {
     });
     return await new Promise<number>(() => undefined);
   } catch (err) {
-    log.fatal(err instanceof Error ? err.message : String(err));
+    log.fatal(errorMessage(err));
     return 1;
   }
 }
@@ -132,17 +133,18 @@ interface Shared {
 function startGeneration(config: FleetConfig, shared: Shared): Generation {
   const { log } = shared;
   log.info('Establishing etcd connectivity');
-  const etcd = createEtcdClient({
-    endpoints: config.etcdServers,
-    caFile: config.etcdCaFile,
-    certFile: config.etcdCertFile,
-    keyFile: config.etcdKeyFile,
-    username: config.etcdUsername,
-    password: config.etcdPassword,
-    requestTimeoutMs: config.etcdRequestTimeoutMs,
-  });
-  const registry = openRegistry(etcd, config.etcdKeyPrefix, (key, err) =>
-    log.warn({ key, err }, 'Ignoring an unreadable registry value'),
+  const registry = connectRegistry(
+    {
+      endpoints: config.etcdServers,
+      caFile: config.etcdCaFile,
+      certFile: config.etcdCertFile,
+      keyFile: config.etcdKeyFile,
+      username: config.etcdUsername,
+      password: config.etcdPassword,
+      requestTimeoutMs: config.etcdRequestTimeoutMs,
+    },
+    config.etcdKeyPrefix,
+    (key, err) => log.warn({ key, err }, 'Ignoring an unreadable registry value'),
   );
   const server = new FleetServer({
     config,

@@ -1,5 +1,6 @@
 import { ExponentialBackoff, handleAll, retry } from 'cockatiel';
 import type { Logger } from 'pino';
+import { errorMessage } from '../error-message.js';
 import type { BusClient, MethodCall, MethodCaller, Signal } from './bus-client.js';
 
 export interface ReconnectingBusOptions {
@@ -100,7 +101,7 @@ export class ReconnectingBus implements MethodCaller {
       backoff: new ExponentialBackoff({ initialDelay: backoff.initialMs, maxDelay: backoff.maxMs }),
     }).dangerouslyUnref();
     policy.onRetry((reason) => {
-      const why = 'error' in reason ? (reason.error as Error).message : 'no answer';
+      const why = 'error' in reason ? errorMessage(reason.error) : 'no answer';
       log.warn(
         `Unable to reconnect to systemd over D-Bus: ${why}; retrying in ${Math.round(reason.delay)}ms`,
       );

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { errorMessage } from '../error-message.js';
 import { BusClient } from './bus-client.js';
 import { CHANGE_MATCH_RULES, type ChangeSignal, watchChanges } from './change-signals.js';
 import { hasInstallSection } from './install-section.js';
@@ -134,7 +135,7 @@ class SystemdUnitManager implements UnitManager {
           await undo();
         } catch (err) {
           // `Unit x not loaded.`, `Unit file x does not exist.`: already undone.
-          if (!isNoSuchUnit(err)) problems.push((err as Error).message);
+          if (!isNoSuchUnit(err)) problems.push(errorMessage(err));
         }
       }
       await this.files.remove(name);
@@ -212,7 +213,7 @@ class SystemdUnitManager implements UnitManager {
         this.log.warn({ unit: name, err: undoErr }, 'Failed to unlink systemd unit');
       });
       await this.files.remove(name);
-      throw new Error(`Failed to enable systemd unit ${name}: ${(err as Error).message}`);
+      throw new Error(`Failed to enable systemd unit ${name}: ${errorMessage(err)}`);
     }
   }
 

@@ -2,8 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { planPass } from '../../src/engine/plan.js';
 import type { Requirements } from '../../src/job/types.js';
 import type { RequirementsByUnit } from '../../src/placement/model.js';
-import type { EngineSnapshot } from '../../src/registry/engine-feed.js';
-import type { Machine } from '../../src/registry/machine-store.js';
+import type { EngineSnapshot, Machine } from '../../src/registry/model.js';
 
 const HASH = 'a'.repeat(40);
 

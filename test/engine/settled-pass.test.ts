@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SettledPass } from '../../src/engine/settled-pass.js';
-import type { EngineSnapshot } from '../../src/registry/engine-feed.js';
+import type { EngineSnapshot } from '../../src/registry/model.js';
 
 const snapshot = (): EngineSnapshot => ({
   units: new Map(),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { currentStateOf } from '../../src/registry/cluster-view.js';
+import { currentStateOf } from '../../src/registry/model.js';
 
 const HASH = 'a'.repeat(40);
 const OLD = 'b'.repeat(40);

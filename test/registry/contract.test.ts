@@ -4,17 +4,11 @@ import type { Etcd3 } from 'etcd3';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { JobState } from '../../src/job/types.js';
 import { createEtcdClient } from '../../src/registry/etcd-client.js';
-import { etcdSeam } from '../../src/registry/etcd-seam.js';
-import {
-  type KeyValueRecord,
-  type ListWatchHandlers,
-  listThenWatch,
-  type WatchHandle,
-} from '../../src/registry/list-watch.js';
-import { MachineConflictError } from '../../src/registry/machine-session.js';
+import { listThenWatch } from '../../src/registry/list-watch.js';
 import { listThenWatchMemory } from '../../src/registry/memory/list-watch.js';
 import { openMemoryRegistry } from '../../src/registry/memory/registry.js';
 import { MemoryStore } from '../../src/registry/memory/store.js';
+import { MachineConflictError, type ScheduleChange } from '../../src/registry/model.js';
 import { readPrefix } from '../../src/registry/paged-range.js';
 import type {
   AgentSchedule,
@@ -23,10 +17,14 @@ import type {
   MachineRecord,
   PresenceLease,
   RegistrySeam,
-  ScheduleChange,
 } from '../../src/registry/ports.js';
 import type { UnitStateRecord } from '../../src/registry/records.js';
 import { openRegistry } from '../../src/registry/registry.js';
+import type {
+  KeyValueRecord,
+  ListWatchHandlers,
+  WatchHandle,
+} from '../../src/registry/watching.js';
 import { UnitFile } from '../../src/unit/unit-file.js';
 import { useEtcd } from '../support/etcd-suite.js';
 import { FakeClock } from '../support/fake-clock.js';
@@ -114,7 +112,7 @@ function etcdBackend(): Backend {
   return {
     open() {
       const prefix = `/contract-${randomUUID()}/`;
-      const seam = (client: Etcd3) => etcdSeam(openRegistry(client, prefix, () => undefined));
+      const seam = (client: Etcd3) => openRegistry(client, prefix, () => undefined);
       return {
         writer: seam(writerClient),
         reader: seam(readerClient),
@@ -241,7 +239,7 @@ function contract(backend: Backend): void {
       await decide(view, name, machineID),
     ]);
     expect(result.applied).toHaveLength(1);
-    expect(await view.placementsCaughtUp(result.revision, EVENTUALLY.timeout)).toBe(true);
+    expect(await view.placementsCaughtUp(result.revision!, EVENTUALLY.timeout)).toBe(true);
   }
 
   async function scheduledOn(seam: RegistrySeam, machineID: string) {
@@ -442,7 +440,7 @@ function contract(backend: Backend): void {
       const m2 = fx.reader.leadership(await register(fx.reader, 'm2'));
       const won = await m1.campaign();
       expect(won?.machineID).toBe('m1');
-      expect(m1.fence?.createRevision).toBe(won?.createRevision);
+      expect(m1.fence).not.toBeNull();
       expect(await m1.campaign()).toEqual(won);
       expect(await m2.campaign()).toEqual(won);
       expect(m2.fence).toBeNull();
@@ -474,7 +472,7 @@ function contract(backend: Backend): void {
         );
 
         const result = await fx.writer.scheduleWriter.apply(staleFence, [change]);
-        expect(result).toEqual({ applied: [], revision: 0n, deposed: true });
+        expect(result).toEqual({ applied: [], revision: null, deposed: true });
         expect(await fx.reader.cluster.unit('a.service')).toMatchObject({ machineID: null });
         expect((await old.leadership.campaign())?.machineID).toBe('m2');
         expect(old.leadership.fence).toBeNull();
@@ -496,7 +494,7 @@ function contract(backend: Backend): void {
       const result = await fx.writer.scheduleWriter.apply(engine.leadership.fence!, changes);
       expect(result.deposed).toBe(false);
       expect(result.applied.map((change) => change.unitName)).toEqual(['b.service']);
-      expect(result.revision).toBeGreaterThan(0n);
+      expect(result.revision).not.toBeNull();
       expect((await fx.reader.cluster.units()).map((unit) => unit.machineID)).toEqual([null, 'm1']);
     });
   });
@@ -555,6 +553,28 @@ function contract(backend: Backend): void {
       },
       SLOW_TEST_MS,
     );
+
+    it('hears every key a transaction wrote, not only its first', async () => {
+      const fx = open();
+      const events: string[] = [];
+      const handle = fx.listThenWatch(fx.prefix, {
+        onReset: () => undefined,
+        onEvent: (event) => events.push(`${event.type} ${event.key.slice(fx.prefix.length)}`),
+      });
+      stops.push(() => handle.stop());
+      await handle.ready;
+
+      await fx.writer.units.put('g1.service', global, 'launched');
+      await vi.waitFor(
+        () =>
+          expect([...events].sort()).toEqual([
+            'put global/g1.service',
+            `put unit-files/${global.hash}`,
+            'put units/g1.service',
+          ]),
+        EVENTUALLY,
+      );
+    });
 
     it(
       'lists again when the history its watch must resume from was compacted',

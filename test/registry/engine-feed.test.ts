@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { EngineFeed } from '../../src/registry/engine-feed.js';
 import { EngineLeadership } from '../../src/registry/engine-leadership.js';
+import { fenceRevision, leaderFence } from '../../src/registry/fence.js';
 import { MachineSession } from '../../src/registry/machine-session.js';
 import type { Registry } from '../../src/registry/registry.js';
 import { UnitFile } from '../../src/unit/unit-file.js';
@@ -133,10 +134,11 @@ describe('engine feed', () => {
     const session = await register(registry, 'm1');
     const leadership = new EngineLeadership(registry.etcd, registry.keys, session);
     await leadership.campaign();
-    const won = leadership.fence!.createRevision;
+    const won = leadership.fence!;
     await waitFor(() => feed.leaderMachineID() === 'm1', 5_000, 'the leader key seen');
     expect(await feed.leaderKeySeenSince(won)).toBe(true);
-    expect(await feed.leaderKeySeenSince((BigInt(won) + 1_000n).toString())).toBe(false);
+    const later = leaderFence((BigInt(fenceRevision(won)) + 1_000n).toString());
+    expect(await feed.leaderKeySeenSince(later)).toBe(false);
   });
 
   it('refuses to start mirroring once stopped', async () => {

@@ -1,13 +1,13 @@
 import type { Etcd3 } from 'etcd3';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createEtcdClient } from '../../src/registry/etcd-client.js';
-import {
-  type KeyValueRecord,
-  type ListWatchHandlers,
-  listThenWatch,
-  type WatchEvent,
-  type WatchHandle,
-} from '../../src/registry/list-watch.js';
+import { listThenWatch } from '../../src/registry/list-watch.js';
+import type {
+  KeyValueRecord,
+  ListWatchHandlers,
+  WatchEvent,
+  WatchHandle,
+} from '../../src/registry/watching.js';
 import { type EtcdCluster, startEtcd } from '../support/etcd.js';
 
 // Generous bounds for a loaded two-core machine; no test asserts how fast anything is.

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { EngineLeadership } from '../../src/registry/engine-leadership.js';
-import { MachineConflictError, MachineSession } from '../../src/registry/machine-session.js';
+import { MachineSession } from '../../src/registry/machine-session.js';
+import { MachineConflictError } from '../../src/registry/model.js';
 import type { MachineRecord } from '../../src/registry/records.js';
 import type { Registry } from '../../src/registry/registry.js';
 import { useEtcd } from '../support/etcd-suite.js';

@@ -1,13 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
+import { errorMessage } from '../../error-message.js';
 import { parseGoQuery } from '../../go/url.js';
-import type { Registry } from '../../registry/registry.js';
+import type { RegistrySeam } from '../../registry/ports.js';
 import { type PageToken, PageTokenError, pageTokenFromQuery } from '../page-token.js';
 import { sendError } from '../respond.js';
 
 /** What every resource handler works with. */
 export interface ApiContext {
-  registry: Registry;
+  registry: RegistrySeam;
   /** Page size of every list, and the only limit a page token may carry. */
   tokenLimit: number;
   log: Logger;
@@ -51,7 +52,7 @@ export async function fromRegistry<T>(
   try {
     return await call();
   } catch (err) {
-    ctx.log.error({ err }, `${failure}: ${(err as Error).message}`);
+    ctx.log.error({ err }, `${failure}: ${errorMessage(err)}`);
     sendError(res, 500);
     return ANSWERED;
   }

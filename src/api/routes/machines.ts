@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
-import type { MetadataEdit } from '../../registry/machine-store.js';
+import { errorMessage } from '../../error-message.js';
+import type { MetadataEdit } from '../../registry/model.js';
 import { toApiMachine } from '../entities.js';
 import { extractPage } from '../page-token.js';
 import { BodyDecodeError, decodeMetadataOps, type MetadataOp } from '../request-bodies.js';
@@ -88,8 +89,8 @@ async function patchMetadata(
   try {
     await ctx.registry.machines.editMetadata(edits);
   } catch (err) {
-    ctx.log.error({ err }, `Failed editing machine metadata: ${(err as Error).message}`);
-    sendError(res, 500, (err as Error).message);
+    ctx.log.error({ err }, `Failed editing machine metadata: ${errorMessage(err)}`);
+    sendError(res, 500, errorMessage(err));
     return;
   }
   sendJsonNoContent(res);

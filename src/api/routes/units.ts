@@ -3,7 +3,7 @@ import { quoteString, trimGoSpace } from '../../go/text.js';
 import { InvalidJobStateError, parseJobState } from '../../job/job.js';
 import { isJobState, type JobState } from '../../job/types.js';
 import { validateUnitOptions } from '../../job/validate-options.js';
-import type { StoredUnit } from '../../registry/unit-store.js';
+import type { StoredUnit } from '../../registry/model.js';
 import { unitNameInfo, validateSubmittedUnitName } from '../../unit/name.js';
 import { UnitFile } from '../../unit/unit-file.js';
 import { toApiUnit } from '../entities.js';

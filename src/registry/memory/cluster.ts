@@ -1,24 +1,21 @@
-import { currentStateOf } from '../cluster-view.js';
 import { RegistryKeys } from '../keys.js';
-import { mergeMetadata } from '../machine-store.js';
-import type {
-  BodySweeps,
-  ClusterReads,
-  ClusterUnit,
-  Machine,
-  MachineMetadataWrites,
-  MetadataEdit,
-  StoredUnit,
-  UnitState,
-  UnitStateReads,
-} from '../ports.js';
+import {
+  type BadRecordHandler,
+  type ClusterUnit,
+  currentStateOf,
+  type Machine,
+  type MetadataEdit,
+  mergeMetadata,
+  type StoredUnit,
+  type UnitState,
+} from '../model.js';
+import type { BodySweeps, ClusterReads, MachineMetadataWrites, UnitStateReads } from '../ports.js';
 import {
   decodeRecord,
   machineRecordSchema,
   unitRecordSchema,
   unitStateRecordSchema,
 } from '../records.js';
-import type { BadRecordHandler } from '../unit-store.js';
 import type { MemoryKeyValue, MemoryStore } from './store.js';
 import type { MemoryUnitStore } from './units.js';
 

@@ -1,12 +1,15 @@
+import { fenceRevision } from '../fence.js';
 import { RegistryKeys } from '../keys.js';
-import { mergeMetadata } from '../machine-store.js';
-import type {
-  AgentSchedule,
-  AgentSnapshot,
-  EngineSnapshot,
-  EngineView,
-  Machine,
-} from '../ports.js';
+import {
+  type AgentSnapshot,
+  type BadRecordHandler,
+  type EngineSnapshot,
+  type LeaderFence,
+  type Machine,
+  mergeMetadata,
+  type Revision,
+} from '../model.js';
+import type { AgentSchedule, EngineView } from '../ports.js';
 import {
   decodeRecord,
   leaderRecordSchema,
@@ -16,7 +19,6 @@ import {
   type UnitRecord,
   unitRecordSchema,
 } from '../records.js';
-import type { BadRecordHandler } from '../unit-store.js';
 import { MemoryMirror } from './mirror.js';
 import type { MemoryStore } from './store.js';
 
@@ -87,12 +89,13 @@ export class MemoryEngineView implements EngineView {
     }
   }
 
-  leaderKeySeenSince(revision: string): Promise<boolean> {
-    return this.leader.caughtUp(BigInt(revision), 0);
+  leaderKeySeenSince(fence: LeaderFence): Promise<boolean> {
+    return this.leader.caughtUp(BigInt(fenceRevision(fence)), 0);
   }
 
-  placementsCaughtUp(revision: bigint, timeoutMs: number): Promise<boolean> {
-    return this.state?.placements.caughtUp(revision, timeoutMs) ?? Promise.resolve(false);
+  placementsCaughtUp(revision: Revision, timeoutMs: number): Promise<boolean> {
+    const placements = this.state?.placements;
+    return placements?.caughtUp(BigInt(revision), timeoutMs) ?? Promise.resolve(false);
   }
 
   snapshot(): EngineSnapshot {

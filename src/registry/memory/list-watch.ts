@@ -1,4 +1,4 @@
-import type { KeyValueRecord, ListWatchHandlers, WatchHandle } from '../list-watch.js';
+import type { KeyValueRecord, ListWatchHandlers, WatchHandle } from '../watching.js';
 import type { MemoryEvent, MemoryKeyValue, MemoryStore, MemoryWatch } from './store.js';
 
 function toRecord(kv: MemoryKeyValue): KeyValueRecord {
@@ -52,13 +52,15 @@ export function listThenWatchMemory(
   };
 
   const onEvents = (events: MemoryEvent[]) => {
+    // The events of one revision share it: only those of revisions already delivered repeat.
+    const delivered = resumeRevision;
     for (const { type, kv } of events) {
-      if (kv.modRevision < resumeRevision) continue;
+      if (kv.modRevision < delivered) continue;
       const value = type === 'delete' ? '' : kv.value;
-      const delivered = deliver(() =>
+      const handled = deliver(() =>
         handlers.onEvent({ type, key: kv.key, value, modRevision: kv.modRevision }),
       );
-      if (!delivered) {
+      if (!handled) {
         watch?.cancel();
         queueMicrotask(list);
         return;

@@ -1,5 +1,4 @@
-import type { WatchHandle } from '../list-watch.js';
-import type { MirroredValue } from '../prefix-mirror.js';
+import type { MirroredValue, WatchHandle } from '../watching.js';
 import { listThenWatchMemory } from './list-watch.js';
 import type { MemoryStore } from './store.js';
 

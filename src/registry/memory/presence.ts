@@ -1,17 +1,21 @@
+import { fenceRevision, leaderFence } from '../fence.js';
 import type { RegistryKeys } from '../keys.js';
-import { MachineConflictError } from '../machine-session.js';
+import { MAX_OPERATIONS_PER_TXN } from '../limits.js';
+import {
+  type Leader,
+  type LeaderFence,
+  MachineConflictError,
+  type Revision,
+  type StateUpdate,
+} from '../model.js';
 import type {
-  Leader,
-  LeaderFence,
   Leadership,
   MachinePresence,
   MachineRecord,
   PresenceLease,
   StatePublications,
-  StateUpdate,
 } from '../ports.js';
 import { decodeRecord, encodeRecord, leaderRecordSchema, machineRecordSchema } from '../records.js';
-import { MAX_OPERATIONS_PER_TXN } from '../txn.js';
 import type { MemoryStore } from './store.js';
 
 /** `MachineSession` on the in-memory store; its lease renews on the store's clock. */
@@ -109,7 +113,7 @@ export class MemoryPresenceLease implements PresenceLease {
   }
 }
 
-export class MemoryPresence implements MachinePresence<MemoryPresenceLease> {
+export class MemoryPresence implements MachinePresence {
   constructor(
     private readonly store: MemoryStore,
     private readonly keys: RegistryKeys,
@@ -136,7 +140,7 @@ export class MemoryPresence implements MachinePresence<MemoryPresenceLease> {
 
 /** `EngineLeadership` on the in-memory store. */
 export class MemoryLeadership implements Leadership {
-  private held: Leader | null = null;
+  private held: { leader: Leader; createRevision: Revision } | null = null;
 
   constructor(
     private readonly store: MemoryStore,
@@ -145,9 +149,7 @@ export class MemoryLeadership implements Leadership {
   ) {}
 
   get fence(): LeaderFence | null {
-    return this.held === null
-      ? null
-      : { key: this.keys.engineLeader, createRevision: this.held.createRevision };
+    return this.held === null ? null : leaderFence(this.held.createRevision);
   }
 
   async campaign(): Promise<Leader | null> {
@@ -165,19 +167,22 @@ export class MemoryLeadership implements Leadership {
       failure: [{ type: 'get', key }],
     });
     if (result.succeeded) {
-      this.held = { machineID: this.lease.machineID, createRevision: result.revision.toString() };
-      return this.held;
+      this.held = {
+        leader: { machineID: this.lease.machineID },
+        createRevision: result.revision.toString(),
+      };
+      return this.held.leader;
     }
     const kv = result.reads.get(0) ?? null;
     if (kv === null) {
       this.held = null;
       return null;
     }
-    const leader = {
-      machineID: decodeRecord(leaderRecordSchema, key, kv.value).machineID,
-      createRevision: kv.createRevision.toString(),
-    };
-    this.held = kv.lease === this.lease.leaseID ? leader : null;
+    const leader = { machineID: decodeRecord(leaderRecordSchema, key, kv.value).machineID };
+    this.held =
+      kv.lease === this.lease.leaseID
+        ? { leader, createRevision: kv.createRevision.toString() }
+        : null;
     return leader;
   }
 
@@ -185,9 +190,10 @@ export class MemoryLeadership implements Leadership {
     const fence = this.fence;
     this.held = null;
     if (fence === null) return;
+    const key = this.keys.engineLeader;
     this.store.txn({
-      compare: [{ key: fence.key, target: 'create', op: '==', revision: fence.createRevision }],
-      success: [{ type: 'delete', key: fence.key }],
+      compare: [{ key, target: 'create', op: '==', revision: fenceRevision(fence) }],
+      success: [{ type: 'delete', key }],
     });
   }
 

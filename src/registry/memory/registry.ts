@@ -1,6 +1,6 @@
 import { RegistryKeys } from '../keys.js';
+import type { BadRecordHandler } from '../model.js';
 import type { RegistrySeam } from '../ports.js';
-import type { BadRecordHandler } from '../unit-store.js';
 import {
   MemoryBodySweeps,
   MemoryClusterView,
@@ -8,12 +8,7 @@ import {
   MemoryStateStore,
 } from './cluster.js';
 import { MemoryAgentSchedule, MemoryEngineView } from './feeds.js';
-import {
-  MemoryLeadership,
-  MemoryPresence,
-  type MemoryPresenceLease,
-  MemoryStatePublisher,
-} from './presence.js';
+import { MemoryLeadership, MemoryPresence, MemoryStatePublisher } from './presence.js';
 import { MemoryScheduleWriter } from './schedule.js';
 import type { MemoryStore } from './store.js';
 import { MemoryBodies, MemoryUnitStore } from './units.js';
@@ -27,7 +22,7 @@ export function openMemoryRegistry(
   store: MemoryStore,
   prefix?: string,
   onBadRecord: BadRecordHandler = () => undefined,
-): RegistrySeam<MemoryPresenceLease> {
+): RegistrySeam {
   const keys = new RegistryKeys(prefix);
   const bodies = new MemoryBodies(store, keys);
   const units = new MemoryUnitStore(store, keys, bodies, onBadRecord);

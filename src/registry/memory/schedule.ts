@@ -1,15 +1,10 @@
+import { fenceRevision } from '../fence.js';
 import type { RegistryKeys } from '../keys.js';
-import type {
-  AppliedChanges,
-  FencedScheduleWrites,
-  LeaderFence,
-  ScheduleChange,
-} from '../ports.js';
+import { MAX_CHANGES_PER_TXN } from '../limits.js';
+import type { AppliedChanges, LeaderFence, ScheduleChange } from '../model.js';
+import type { FencedScheduleWrites } from '../ports.js';
 import { encodeRecord } from '../records.js';
 import type { Compare, MemoryStore, TxnOp } from './store.js';
-
-/** As `ScheduleWriter`'s: a change takes up to three operations, under etcd's cap. */
-const MAX_CHANGES_PER_TXN = 40;
 
 type Outcome = { type: 'committed'; revision: bigint } | { type: 'conflict' } | { type: 'deposed' };
 
@@ -43,12 +38,14 @@ export class MemoryScheduleWriter implements FencedScheduleWrites {
         commit([change]);
       }
     }
-    return { applied, revision, deposed };
+    return { applied, revision: revision === 0n ? null : revision.toString(), deposed };
   }
 
   private commit(fence: LeaderFence, batch: readonly ScheduleChange[]): Outcome {
+    const leaderKey = this.keys.engineLeader;
+    const createRevision = fenceRevision(fence);
     const compare: Compare[] = [
-      { key: fence.key, target: 'create', op: '==', revision: fence.createRevision },
+      { key: leaderKey, target: 'create', op: '==', revision: createRevision },
     ];
     const ops: TxnOp[] = [];
     for (const change of batch) {
@@ -84,11 +81,11 @@ export class MemoryScheduleWriter implements FencedScheduleWrites {
     const result = this.store.txn({
       compare,
       success: ops,
-      failure: [{ type: 'get', key: fence.key }],
+      failure: [{ type: 'get', key: leaderKey }],
     });
     if (result.succeeded) return { type: 'committed', revision: result.revision };
-    const leaderKey = result.reads.get(0) ?? null;
-    return leaderKey?.createRevision.toString() === fence.createRevision
+    const held = result.reads.get(0) ?? null;
+    return held?.createRevision.toString() === createRevision
       ? { type: 'conflict' }
       : { type: 'deposed' };
   }

@@ -1,5 +1,5 @@
 import type { Clock, TimerHandle } from '../../clock.js';
-import { MAX_OPERATIONS_PER_TXN } from '../txn.js';
+import { MAX_OPERATIONS_PER_TXN } from '../limits.js';
 
 /** etcd's smallest lease TTL with the election timeout the tests give it. */
 const MIN_LEASE_TTL_SECONDS = 1;
@@ -127,9 +127,10 @@ export class MemoryStore {
   private readonly history: Revision[] = [];
   private readonly leases = new Map<string, Lease>();
   private readonly watchers = new Set<Watcher>();
-  /** Watches asked for while watch streams are severed; they start once restored. */
+  /** Watches asked for while their streams are severed; they start once restored. */
   private parked: Watcher[] = [];
-  private severed = false;
+  /** The prefix whose watches are severed (`''` for all of them), or null. */
+  private severed: string | null = null;
   private current = 1n;
   private compacted = 0n;
   private nextLeaseID = 1;
@@ -267,7 +268,7 @@ export class MemoryStore {
       active: true,
       scheduled: false,
     };
-    if (this.severed) this.parked.push(watcher);
+    if (this.isSevered(watcher)) this.parked.push(watcher);
     else this.startWatcher(watcher);
     return {
       cancel: () => {
@@ -278,10 +279,15 @@ export class MemoryStore {
     };
   }
 
-  /** Breaks every watch stream; watches asked for meanwhile wait for `restoreWatches`. */
-  severWatches(): void {
-    this.severed = true;
+  /**
+   * Breaks the streams of the watches under `prefix` (of every watch by default), as a
+   * member that stops answering them would; watches asked for meanwhile wait for
+   * `restoreWatches`.
+   */
+  severWatches(prefix = ''): void {
+    this.severed = prefix;
     for (const watcher of this.watchers) {
+      if (!this.isSevered(watcher)) continue;
       this.watchers.delete(watcher);
       queueMicrotask(() => {
         if (!watcher.active) return;
@@ -292,10 +298,14 @@ export class MemoryStore {
   }
 
   restoreWatches(): void {
-    this.severed = false;
+    this.severed = null;
     const parked = this.parked;
     this.parked = [];
     for (const watcher of parked) this.startWatcher(watcher);
+  }
+
+  private isSevered(watcher: Watcher): boolean {
+    return this.severed !== null && watcher.prefix.startsWith(this.severed);
   }
 
   private startWatcher(watcher: Watcher): void {

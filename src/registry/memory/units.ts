@@ -2,7 +2,14 @@ import { isGlobalUnit } from '../../job/requirements.js';
 import type { JobState } from '../../job/types.js';
 import { UnitFile } from '../../unit/unit-file.js';
 import type { RegistryKeys } from '../keys.js';
-import type { StoredBody, StoredUnit, UnitBodies, UnitRecords } from '../ports.js';
+import {
+  type BadRecordHandler,
+  RegistryConflictError,
+  type StoredBody,
+  type StoredUnit,
+  UnitFileNotFoundError,
+} from '../model.js';
+import type { UnitBodies, UnitRecords } from '../ports.js';
 import {
   decodeRecord,
   encodeRecord,
@@ -10,8 +17,6 @@ import {
   type UnitRecord,
   unitRecordSchema,
 } from '../records.js';
-import { UnitFileNotFoundError } from '../unit-file-cache.js';
-import { type BadRecordHandler, RegistryConflictError } from '../unit-store.js';
 import type { MemoryKeyValue, MemoryStore, TxnOp } from './store.js';
 
 /** As `UnitStore`'s: optimistic writes retry this often, then give up loudly. */
