@@ -311,13 +311,15 @@ describe.skipIf(unavailable !== undefined)('fleetd through failures', () => {
     const dirs = Array.from({ length: 42 }, (_, v) => unitDir(version(v)));
     /**
      * fleetctl from the directory of version `v`. When another client destroys a unit between
-     * this start's create and its desired-state write, start fails as fleet's did ("unable to
-     * find unit", or the API's 404): allowed only where two clients race.
+     * this start's lookup or create and its desired-state write, start fails as fleet's did:
+     * "unable to find unit", the API's 404 when the unit went during the write, or its 409
+     * when it was gone before (a desired state alone cannot create a unit). Allowed only where
+     * two clients race.
      */
     const fleetctl = async (args: string[], v: number, racing: boolean) => {
       const r = await cluster.fleetctl('host', args, { cwd: dirs[v]!.dir, via: 'm1' });
       const lost =
-        /^Error starting units: (unable to find unit race-|googleapi: Error 404: unit does not exist)/;
+        /^Error starting units: (unable to find unit race-|googleapi: Error 404: unit does not exist|googleapi: Error 409: unit does not exist and options field empty)/;
       if (racing && r.code === 1 && lost.test(r.stderr)) {
         lostRaces++;
         return;
