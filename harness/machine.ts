@@ -171,7 +171,7 @@ export async function bootMachine(opts: BootOptions): Promise<Machine> {
   }
   pid1 = trackProcess(network.record, pid, `machine ${name} (PID 1)`);
   const pidns = nsInode(pid, 'pid');
-  if (pidns !== undefined) network.record.pidNamespaces.add(pidns);
+  if (pidns !== undefined) network.record.pidNamespaces.set(pidns, pid1);
   // The unshare has done its work in the machine's cgroups; move it back to ours, so that a
   // not-yet-reaped unshare never keeps the machine's cgroup directories busy.
   writeFileSync(`${CGROUP_SYSTEMD}${ownCgroup('name=systemd')}/cgroup.procs`, String(outerPid));

@@ -71,7 +71,7 @@ export async function createNetwork(opts: CreateNetworkOptions = {}): Promise<Ne
     netns,
     stateDir,
     cgroupRoots: [join(CGROUP_SYSTEMD, `${PREFIX}${id}`), join(CGROUP_UNIFIED, `${PREFIX}${id}`)],
-    pidNamespaces: new Set(),
+    pidNamespaces: new Map(),
     processes: new Map(),
     destroyed: false,
   };

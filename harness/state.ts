@@ -47,8 +47,13 @@ export interface NetworkRecord {
   stateDir: string;
   /** Per-network cgroup roots (machines get sub-directories), in both hierarchies. */
   cgroupRoots: string[];
-  /** Inodes of the machines' pid namespaces, to find any process still in one. */
-  pidNamespaces: Set<number>;
+  /**
+   * The machines' pid namespaces by inode, each with its PID 1, to find any process still in
+   * one. An inode names a namespace only while it lives (the kernel reuses the numbers), and a
+   * pid namespace lives only while its PID 1 does: so one whose PID 1 is gone names nothing
+   * of ours, and may by now name another harness's machine.
+   */
+  pidNamespaces: Map<number, TrackedProcess>;
   processes: Map<number, TrackedProcess>;
   destroyed: boolean;
 }
@@ -111,7 +116,7 @@ export function processesOf(rec: NetworkRecord): string[] {
     const net = nsInode(pid, 'net');
     const pidns = nsInode(pid, 'pid');
     if (rec.netnsInode !== undefined && net === rec.netnsInode) why = 'in the harness netns';
-    else if (pidns !== undefined && rec.pidNamespaces.has(pidns)) why = 'in a machine';
+    else if (pidns !== undefined && ownPidNamespace(rec, pidns)) why = 'in a machine';
     else {
       try {
         const cg = readFileSync(`/proc/${pid}/cgroup`, 'utf8');
@@ -123,6 +128,11 @@ export function processesOf(rec: NetworkRecord): string[] {
     if (why !== undefined) found.set(pid, `${pid} ${why}: ${cmdline(pid)}`);
   }
   return [...found.values()];
+}
+
+function ownPidNamespace(rec: NetworkRecord, inode: number): boolean {
+  const pid1 = rec.pidNamespaces.get(inode);
+  return pid1 !== undefined && trackedAlive(pid1);
 }
 
 function killAllOf(rec: NetworkRecord, outerToo: boolean): void {
