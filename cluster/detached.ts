@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
+import { nsenterPrefix } from '../harness/nsenter.js';
 
 export const STATE_VERSION = 1;
 
@@ -112,18 +113,7 @@ export const MACHINE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/
 /** argv that runs `command` inside a machine: its namespaces, its root, a clean environment. */
 export function machineCommand(pid: number, command: readonly string[], term?: string): string[] {
   return [
-    'nsenter',
-    '-t',
-    String(pid),
-    '-m',
-    '-u',
-    '-i',
-    '-n',
-    '-p',
-    '-C',
-    '-r',
-    '-w',
-    '--',
+    ...nsenterPrefix(pid),
     '/usr/bin/env',
     '-i',
     `PATH=${MACHINE_PATH}`,

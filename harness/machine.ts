@@ -5,6 +5,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tail } from './network.js';
+import { nsenterPrefix } from './nsenter.js';
 import {
   CommandError,
   isAlive,
@@ -315,20 +316,7 @@ export function isMachineAlive(machine: Machine): boolean {
 
 /** The nsenter prefix that enters every namespace of the machine and its root. */
 export function nsenterArgv(machine: Machine): string[] {
-  return [
-    'nsenter',
-    '-t',
-    String(machine.pid),
-    '-m',
-    '-u',
-    '-i',
-    '-n',
-    '-p',
-    '-C',
-    '-r',
-    '-w',
-    '--',
-  ];
+  return nsenterPrefix(machine.pid);
 }
 
 /**
