@@ -98,7 +98,9 @@ class Soak {
     for (const op of ops) {
       this.ops.push({ atMs: Date.now(), op });
       console.log(`op ${describeOp(op)}`);
-      await perform(this.cluster, this.catalogue, op, this.via(avoid));
+      await perform(this.cluster, this.catalogue, op, this.via(avoid), (machine, message) =>
+        console.log(`  attempt through ${machine} failed: ${message.split('\n')[0]}`),
+      );
     }
   }
 

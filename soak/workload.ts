@@ -21,22 +21,29 @@ const SET_STATE_COMMAND: Record<string, string[]> = {
   inactive: ['unload', '--no-block'],
 };
 
-/** Carries out one operation through `via`, retrying until etcd reflects it. */
+/**
+ * Carries out one operation through `via`, retrying until etcd reflects it. Each failed
+ * attempt is reported to `onFailedAttempt`, so that a replay shows which requests were cut
+ * short and tried again.
+ */
 export async function perform(
   cluster: Cluster,
   catalogue: Catalogue,
   op: Op,
   via: () => ClusterMachine,
+  onFailedAttempt: (machine: string, message: string) => void,
 ): Promise<void> {
   let lastError = '';
   await waitFor(
     `etcd to reflect ${op.kind} ${op.units.join(' ')}`,
     async () => {
+      const machine = via();
       try {
-        await attempt(cluster, catalogue, op, via());
+        await attempt(cluster, catalogue, op, machine);
         return true;
       } catch (e) {
         lastError = e instanceof Error ? e.message : String(e);
+        onFailedAttempt(machine.name, lastError);
         return reflected(cluster, catalogue, op).catch(() => false);
       }
     },

@@ -2,6 +2,7 @@ import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
 import type { RegistrySeam } from '../registry/ports.js';
+import { watchForHangUp } from './client-gone.js';
 import { DISCOVERY_DOCUMENT } from './discovery-document.js';
 import { METRICS_CONTENT_TYPE } from './metrics.js';
 import { BodyTooLargeError } from './request-body.js';
@@ -55,6 +56,7 @@ export function createApiHandler(options: ApiHandlerOptions): RequestListener {
       return;
     }
     options.log.debug(`HTTP ${req.method} ${req.url}`);
+    watchForHangUp(req, res, options.log);
     res.setHeader('Server', `fleetd/${options.version}`);
     if (routeOnDecodedPath(req, res)) next();
   });

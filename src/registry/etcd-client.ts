@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { readFileSync } from 'node:fs';
 import {
   BrokenCircuitError,
@@ -5,6 +6,9 @@ import {
   circuitBreaker,
   ExponentialBackoff,
   handleWhen,
+  type IDefaultPolicyContext,
+  type IPolicy,
+  type RetryPolicy,
   retry,
 } from 'cockatiel';
 import { Etcd3, GRPCCancelledError, type IOptions, isRecoverableError } from 'etcd3';
@@ -92,11 +96,52 @@ function hostCircuitBreaker() {
  * backoff, long enough to outlast a breaker's open window. Every write of the registry
  * is compare-guarded or idempotent, so a retried write cannot apply twice.
  */
-function retryWithBackoff() {
+function retryWithBackoff(): RetryPolicy {
   return retry(
     handleWhen((err) => isMemberFailure(err) || err instanceof BrokenCircuitError),
     { maxAttempts: 4, backoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 1_000 }) },
   );
+}
+
+/** The signal that calls off the etcd calls made in the current asynchronous context. */
+const callOff = new AsyncLocalStorage<AbortSignal>();
+
+/**
+ * Runs `work` so that none of its etcd calls is tried again once `signal` is aborted: a
+ * retried write sent after its caller gave up could land after a later one. The attempt
+ * already sent still completes or meets its deadline (`etcd_request_timeout`).
+ */
+export function calledOffBy<T>(
+  signal: AbortSignal | undefined,
+  work: () => Promise<T>,
+): Promise<T> {
+  return signal === undefined ? work() : callOff.run(signal, work);
+}
+
+/** etcd3's policy around each call: retries, unless the caller has called the call off. */
+class RetryUnlessCalledOff implements IPolicy {
+  declare readonly _altReturn: never;
+  constructor(private readonly retrying: RetryPolicy) {}
+
+  get onSuccess() {
+    return this.retrying.onSuccess;
+  }
+
+  get onFailure() {
+    return this.retrying.onFailure;
+  }
+
+  execute<T>(
+    fn: (context: IDefaultPolicyContext) => PromiseLike<T> | T,
+    signal?: AbortSignal,
+  ): Promise<T> {
+    const calledOff = callOff.getStore();
+    if (calledOff === undefined) return this.retrying.execute(fn, signal);
+    return this.retrying.execute((context) => {
+      calledOff.throwIfAborted();
+      return fn(context);
+    }, calledOff);
+  }
 }
 
 /** Translates our configuration into the options of the etcd3 client. */
@@ -114,7 +159,10 @@ export function etcdClientOptions(config: EtcdConnectionConfig): IOptions {
     // etcd3 retries a failed call up to 3 times, each attempt with a fresh deadline.
     defaultCallOptions: (context) =>
       context.isStream ? {} : { deadline: Date.now() + requestTimeoutMs },
-    faultHandling: { host: () => hostCircuitBreaker(), global: retryWithBackoff() },
+    faultHandling: {
+      host: () => hostCircuitBreaker(),
+      global: new RetryUnlessCalledOff(retryWithBackoff()),
+    },
     grpcOptions: {
       'grpc.keepalive_time_ms': KEEPALIVE_INTERVAL_MS,
       'grpc.keepalive_timeout_ms': KEEPALIVE_TIMEOUT_MS,

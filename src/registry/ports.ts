@@ -122,22 +122,38 @@ export interface MachinePresence {
   open(record: MachineRecord, ttlMs: number): Promise<PresenceLease>;
 }
 
+/**
+ * How an API client's write may be called off, when the client it serves has gone away:
+ * once `signal` is aborted the write commits nothing more and rejects with its reason. So a
+ * request that timed out cannot land after a later one, as long as it is called off before
+ * that one is answered. A commit already on its way to the store may still land.
+ */
+export interface WriteOptions {
+  signal?: AbortSignal;
+}
+
 /** Unit reads and writes of API clients (the HTTP API, fleetctl's etcd driver). */
 export interface UnitRecords {
   /** The unit, or null when absent or unusable; throws when the store could not answer. */
   get(name: string): Promise<StoredUnit | null>;
   /** Creates or replaces the unit, keeping its schedule entry in step. */
-  put(name: string, unitFile: UnitFile, desiredState: JobState): Promise<void>;
+  put(
+    name: string,
+    unitFile: UnitFile,
+    desiredState: JobState,
+    options?: WriteOptions,
+  ): Promise<void>;
   /** Creates the unit unless one exists; resolves with the existing one, else null. */
   createIfAbsent(
     name: string,
     unitFile: UnitFile,
     desiredState: JobState,
+    options?: WriteOptions,
   ): Promise<StoredUnit | null>;
   /** False when there is no such unit. */
-  setDesiredState(name: string, desiredState: JobState): Promise<boolean>;
+  setDesiredState(name: string, desiredState: JobState, options?: WriteOptions): Promise<boolean>;
   /** Deletes record, placement and schedule entry; false when there was no such unit. */
-  destroy(name: string): Promise<boolean>;
+  destroy(name: string, options?: WriteOptions): Promise<boolean>;
 }
 
 /** The cluster as API clients show it; both drivers read through this. */

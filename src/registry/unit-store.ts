@@ -2,6 +2,7 @@ import type { Etcd3, IKeyValue } from 'etcd3';
 import { isGlobalUnit } from '../job/requirements.js';
 import type { JobState } from '../job/types.js';
 import type { UnitFile } from '../unit/unit-file.js';
+import { calledOffBy } from './etcd-client.js';
 import type { RegistryKeys } from './keys.js';
 import {
   type BadRecordHandler,
@@ -10,7 +11,7 @@ import {
   UnitFileNotFoundError,
 } from './model.js';
 import { DEFAULT_PAGE_SIZE, readPrefix } from './paged-range.js';
-import type { UnitRecords } from './ports.js';
+import type { UnitRecords, WriteOptions } from './ports.js';
 import {
   decodeRecord,
   encodeRecord,
@@ -111,7 +112,12 @@ export class UnitStore implements UnitRecords {
   }
 
   /** Creates the unit, or replaces its content; its desired state becomes `desiredState`. */
-  async put(name: string, unitFile: UnitFile, desiredState: JobState): Promise<void> {
+  async put(
+    name: string,
+    unitFile: UnitFile,
+    desiredState: JobState,
+    { signal }: WriteOptions = {},
+  ): Promise<void> {
     const stored = this.bodies.remember(unitFile.hash, unitFile.serialized);
     // Most puts create a unit: that is tried first, in one transaction and no read.
     await this.write(
@@ -121,7 +127,7 @@ export class UnitStore implements UnitRecords {
         body: unitFile.serialized,
         global: isGlobalUnit(stored),
       }),
-      { assumeAbsent: true },
+      { assumeAbsent: true, signal },
     );
   }
 
@@ -133,6 +139,7 @@ export class UnitStore implements UnitRecords {
     name: string,
     unitFile: UnitFile,
     desiredState: JobState,
+    { signal }: WriteOptions = {},
   ): Promise<StoredUnit | null> {
     const stored = this.bodies.remember(unitFile.hash, unitFile.serialized);
     let existing: UnitRecord | null = null;
@@ -147,7 +154,7 @@ export class UnitStore implements UnitRecords {
           global: isGlobalUnit(stored),
         };
       },
-      { assumeAbsent: true },
+      { assumeAbsent: true, signal },
     );
     if (existing === null) return null;
     const record: UnitRecord = existing;
@@ -156,24 +163,36 @@ export class UnitStore implements UnitRecords {
   }
 
   /** Changes the desired state of an existing unit; false when there is no such unit. */
-  async setDesiredState(name: string, desiredState: JobState): Promise<boolean> {
+  async setDesiredState(
+    name: string,
+    desiredState: JobState,
+    { signal }: WriteOptions = {},
+  ): Promise<boolean> {
     let found = true;
-    await this.write(name, async (current) => {
-      found = current !== null;
-      if (current === null) return null;
-      const unitFile = await this.bodies.get(current.hash);
-      return { record: { ...current, desiredState }, global: isGlobalUnit(unitFile) };
-    });
+    await this.write(
+      name,
+      async (current) => {
+        found = current !== null;
+        if (current === null) return null;
+        const unitFile = await this.bodies.get(current.hash);
+        return { record: { ...current, desiredState }, global: isGlobalUnit(unitFile) };
+      },
+      { signal },
+    );
     return found;
   }
 
   /** Deletes the unit and its schedule; false when there was no such unit. */
-  async destroy(name: string): Promise<boolean> {
+  async destroy(name: string, { signal }: WriteOptions = {}): Promise<boolean> {
     let found = true;
-    await this.write(name, (current) => {
-      found = current !== null;
-      return null;
-    });
+    await this.write(
+      name,
+      (current) => {
+        found = current !== null;
+        return null;
+      },
+      { signal },
+    );
     return found;
   }
 
@@ -189,14 +208,22 @@ export class UnitStore implements UnitRecords {
    * placement, and commits it only if neither changed meanwhile. A commit that lost a race
    * reads both back in the same transaction, so a retry costs one round trip. With
    * `assumeAbsent`, the first attempt guesses that neither exists (a new unit, the common
-   * put) and so costs a single transaction.
+   * put) and so costs a single transaction. Once `signal` is aborted, nothing more is read
+   * or committed.
    */
   private async write(
     name: string,
-    next: (
-      current: UnitRecord | null,
-    ) => Promise<UnitWrite | null | typeof UNCHANGED> | UnitWrite | null | typeof UNCHANGED,
-    { assumeAbsent = false }: { assumeAbsent?: boolean } = {},
+    next: NextWrite,
+    { assumeAbsent = false, signal }: WriteOptions & { assumeAbsent?: boolean } = {},
+  ): Promise<void> {
+    return calledOffBy(signal, () => this.writeGuarded(name, next, assumeAbsent, signal));
+  }
+
+  private async writeGuarded(
+    name: string,
+    next: NextWrite,
+    assumeAbsent: boolean,
+    signal: AbortSignal | undefined,
   ): Promise<void> {
     const unitKey = this.keys.unit(name);
     const placementKey = this.keys.placement(name);
@@ -206,9 +233,11 @@ export class UnitStore implements UnitRecords {
     // needs the keys as they are.
     let guessed = seen !== null;
     for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
+      signal?.throwIfAborted();
       const { unit, placement } = seen ?? (await this.read(unitKey, placementKey));
       const current = unit === null ? null : decodeRecord(unitRecordSchema, unitKey, unit.value);
       const change = await next(current);
+      signal?.throwIfAborted();
       if (change === UNCHANGED || (change === null && current === null)) {
         if (!guessed) return;
         this.lastWritten.delete(name);
@@ -314,6 +343,11 @@ function keepsPlacement(change: UnitWrite | null): boolean {
 function seenKey(kv: { mod_revision: string; value: Buffer } | undefined): SeenKey | null {
   return kv === undefined ? null : { modRevision: kv.mod_revision, value: kv.value.toString() };
 }
+
+/** What a write makes of the unit as it is: new content, null to delete, or no change. */
+type NextWrite = (
+  current: UnitRecord | null,
+) => Promise<UnitWrite | null | typeof UNCHANGED> | UnitWrite | null | typeof UNCHANGED;
 
 interface UnitWrite {
   record: UnitRecord;

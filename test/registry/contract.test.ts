@@ -323,6 +323,26 @@ function contract(backend: Backend): void {
       expect(final?.hash).toBe(replacement.hash);
     });
 
+    it('a write called off before it commits changes nothing', async () => {
+      const fx = open();
+      await fx.writer.units.put('a.service', service, 'launched');
+      const caller = new AbortController();
+      caller.abort(new Error('the client went away'));
+      const { signal } = caller;
+      const writes = [
+        fx.writer.units.put('a.service', replacement, 'loaded', { signal }),
+        fx.writer.units.createIfAbsent('b.service', service, 'loaded', { signal }),
+        fx.writer.units.setDesiredState('a.service', 'inactive', { signal }),
+        fx.writer.units.destroy('a.service', { signal }),
+      ];
+      for (const write of writes) await expect(write).rejects.toThrow('the client went away');
+      expect(await fx.reader.units.get('a.service')).toMatchObject({
+        hash: service.hash,
+        desiredState: 'launched',
+      });
+      expect(await fx.reader.units.get('b.service')).toBeNull();
+    });
+
     it('mirrors a global unit where every agent watches it, and never places it', async () => {
       const fx = open();
       await fx.writer.units.put('g.service', global, 'launched');

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { errorMessage } from '../../error-message.js';
 import { parseGoQuery } from '../../go/url.js';
 import type { RegistrySeam } from '../../registry/ports.js';
+import { hangUpSignal } from '../client-gone.js';
 import { type PageToken, PageTokenError, pageTokenFromQuery } from '../page-token.js';
 import { sendError } from '../respond.js';
 
@@ -41,7 +42,8 @@ export const ANSWERED = Symbol('answered with 500');
 
 /**
  * Runs one registry call for a request. On failure it logs `<failure>: <error>` and answers
- * 500 with fleet's empty message (the detail stays in the log, as in fleet).
+ * 500 with fleet's empty message (the detail stays in the log, as in fleet). A write called
+ * off because the client hung up is logged as dropped, and answers no one.
  */
 export async function fromRegistry<T>(
   ctx: ApiContext,
@@ -52,6 +54,13 @@ export async function fromRegistry<T>(
   try {
     return await call();
   } catch (err) {
+    // Whatever the call threw once called off (the reason, or a retry's failure), no one
+    // is left to answer.
+    if (hangUpSignal(res)?.aborted === true) {
+      const { method, url } = res.req;
+      ctx.log.info({ method, url }, `Dropped ${method} ${url}: its client went away first`);
+      return ANSWERED;
+    }
     ctx.log.error({ err }, `${failure}: ${errorMessage(err)}`);
     sendError(res, 500);
     return ANSWERED;

@@ -6,6 +6,7 @@ import { validateUnitOptions } from '../../job/validate-options.js';
 import type { StoredUnit } from '../../registry/model.js';
 import { unitNameInfo, validateSubmittedUnitName } from '../../unit/name.js';
 import { UnitFile } from '../../unit/unit-file.js';
+import { hangUpSignal } from '../client-gone.js';
 import { toApiUnit } from '../entities.js';
 import { extractPage } from '../page-token.js';
 import { BodyDecodeError, decodeUnitBody, type UnitBody } from '../request-bodies.js';
@@ -70,7 +71,7 @@ async function getUnit(ctx: ApiContext, res: ServerResponse, name: string): Prom
 
 async function deleteUnit(ctx: ApiContext, res: ServerResponse, name: string): Promise<void> {
   const found = await fromRegistry(ctx, res, `Failed destroying Unit(${name})`, () =>
-    ctx.registry.units.destroy(name),
+    ctx.registry.units.destroy(name, { signal: hangUpSignal(res) }),
   );
   if (found === ANSWERED) return;
   if (!found) {
@@ -127,7 +128,7 @@ async function putUnit(
   if (body.options.length === 0 && desiredStateChangeAllowed(name, body.desiredState)) {
     const desiredState = parseJobState(body.desiredState);
     const found = await fromRegistry(ctx, res, fetchFailed, () =>
-      ctx.registry.units.setDesiredState(name, desiredState),
+      ctx.registry.units.setDesiredState(name, desiredState, { signal: hangUpSignal(res) }),
     );
     if (found === ANSWERED) return;
     if (found) sendStatus(res, 204);
@@ -142,7 +143,9 @@ async function putUnit(
     isJobState(createState)
   ) {
     existing = await fromRegistry(ctx, res, fetchFailed, () =>
-      ctx.registry.units.createIfAbsent(name, new UnitFile(body.options), createState),
+      ctx.registry.units.createIfAbsent(name, new UnitFile(body.options), createState, {
+        signal: hangUpSignal(res),
+      }),
     );
     if (existing === ANSWERED) return;
     if (existing === null) {
@@ -187,7 +190,7 @@ async function putUnit(
   if (desiredState === null) return;
 
   const found = await fromRegistry(ctx, res, `Failed setting target state of Unit(${name})`, () =>
-    ctx.registry.units.setDesiredState(name, desiredState),
+    ctx.registry.units.setDesiredState(name, desiredState, { signal: hangUpSignal(res) }),
   );
   if (found === ANSWERED) return;
   if (!found) {
@@ -210,7 +213,9 @@ async function createUnit(
   );
   if (desiredState === null) return;
   const created = await fromRegistry(ctx, res, `Failed creating Unit(${name}) in Registry`, () =>
-    ctx.registry.units.put(name, new UnitFile(body.options), desiredState),
+    ctx.registry.units.put(name, new UnitFile(body.options), desiredState, {
+      signal: hangUpSignal(res),
+    }),
   );
   if (created === ANSWERED) return;
   sendStatus(res, 201);

@@ -9,7 +9,7 @@ import {
   type StoredUnit,
   UnitFileNotFoundError,
 } from '../model.js';
-import type { UnitBodies, UnitRecords } from '../ports.js';
+import type { UnitBodies, UnitRecords, WriteOptions } from '../ports.js';
 import {
   decodeRecord,
   encodeRecord,
@@ -93,54 +93,80 @@ export class MemoryUnitStore implements UnitRecords {
     return units.filter((unit): unit is StoredUnit => unit !== null);
   }
 
-  async put(name: string, unitFile: UnitFile, desiredState: JobState): Promise<void> {
+  async put(
+    name: string,
+    unitFile: UnitFile,
+    desiredState: JobState,
+    { signal }: WriteOptions = {},
+  ): Promise<void> {
     const stored = this.bodies.remember(unitFile.hash, unitFile.serialized);
-    await this.write(name, () => ({
-      record: { name, hash: unitFile.hash, desiredState },
-      body: unitFile.serialized,
-      global: isGlobalUnit(stored),
-    }));
+    await this.write(
+      name,
+      () => ({
+        record: { name, hash: unitFile.hash, desiredState },
+        body: unitFile.serialized,
+        global: isGlobalUnit(stored),
+      }),
+      signal,
+    );
   }
 
   async createIfAbsent(
     name: string,
     unitFile: UnitFile,
     desiredState: JobState,
+    { signal }: WriteOptions = {},
   ): Promise<StoredUnit | null> {
     const stored = this.bodies.remember(unitFile.hash, unitFile.serialized);
     let existing: UnitRecord | null = null;
-    await this.write(name, (current) => {
-      existing = current;
-      if (current !== null) return UNCHANGED;
-      return {
-        record: { name, hash: unitFile.hash, desiredState },
-        body: unitFile.serialized,
-        global: isGlobalUnit(stored),
-      };
-    });
+    await this.write(
+      name,
+      (current) => {
+        existing = current;
+        if (current !== null) return UNCHANGED;
+        return {
+          record: { name, hash: unitFile.hash, desiredState },
+          body: unitFile.serialized,
+          global: isGlobalUnit(stored),
+        };
+      },
+      signal,
+    );
     if (existing === null) return null;
     const record: UnitRecord = existing;
     const existingFile = await this.bodies.get(record.hash);
     return { ...record, unitFile: existingFile, global: isGlobalUnit(existingFile) };
   }
 
-  async setDesiredState(name: string, desiredState: JobState): Promise<boolean> {
+  async setDesiredState(
+    name: string,
+    desiredState: JobState,
+    { signal }: WriteOptions = {},
+  ): Promise<boolean> {
     let found = true;
-    await this.write(name, async (current) => {
-      found = current !== null;
-      if (current === null) return null;
-      const unitFile = await this.bodies.get(current.hash);
-      return { record: { ...current, desiredState }, global: isGlobalUnit(unitFile) };
-    });
+    await this.write(
+      name,
+      async (current) => {
+        found = current !== null;
+        if (current === null) return null;
+        const unitFile = await this.bodies.get(current.hash);
+        return { record: { ...current, desiredState }, global: isGlobalUnit(unitFile) };
+      },
+      signal,
+    );
     return found;
   }
 
-  async destroy(name: string): Promise<boolean> {
+  async destroy(name: string, { signal }: WriteOptions = {}): Promise<boolean> {
     let found = true;
-    await this.write(name, (current) => {
-      found = current !== null;
-      return null;
-    });
+    await this.write(
+      name,
+      (current) => {
+        found = current !== null;
+        return null;
+      },
+      signal,
+    );
     return found;
   }
 
@@ -161,14 +187,17 @@ export class MemoryUnitStore implements UnitRecords {
     next: (
       current: UnitRecord | null,
     ) => Promise<UnitWrite | null | typeof UNCHANGED> | UnitWrite | null | typeof UNCHANGED,
+    signal: AbortSignal | undefined,
   ): Promise<void> {
     const unitKey = this.keys.unit(name);
     const placementKey = this.keys.placement(name);
     for (let attempt = 0; attempt < MAX_WRITE_ATTEMPTS; attempt++) {
+      signal?.throwIfAborted();
       const unit = this.store.get(unitKey);
       const placement = this.store.get(placementKey);
       const current = unit === null ? null : decodeRecord(unitRecordSchema, unitKey, unit.value);
       const change = await next(current);
+      signal?.throwIfAborted();
       if (change === UNCHANGED || (change === null && current === null)) return;
       const { succeeded } = this.store.txn({
         compare: [
