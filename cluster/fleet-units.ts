@@ -37,6 +37,9 @@ export function renderFleetConf(o: FleetConfOptions): string {
     `public_ip=${o.publicIp}`,
     `agent_ttl=${o.agentTtl ?? '3s'}`,
     `engine_reconcile_interval=${o.engineReconcileInterval ?? '0.5'}`,
+    // fleet-tcp.socket serves the original's plain, unauthenticated TCP API to the tests of
+    // its behaviour: fleetd refuses plain TCP unless told so.
+    'api_insecure_tcp=true',
   ];
   for (const [k, v] of o.metadata) {
     if (/[,=\n]/.test(k) || /[,\n]/.test(v) || k.trim() === '') {

@@ -98,6 +98,8 @@ if [ -e "$m/var/lib/dbus/machine-id" ] || [ -L "$m/var/lib/dbus/machine-id" ]; t
 fi
 printf '%s\n' "$name" >"$m/etc/hostname"
 hostname "$name"
+# fleet.socket's SocketGroup=: systemd fails a socket whose group does not exist.
+grep -q '^fleet:' "$m/etc/group" || groupadd --root "$m" --system fleet
 
 # The boot target and the units masked so that the machine neither fights the host nor idles.
 sysdir=$m/etc/systemd/system

@@ -8,6 +8,12 @@ cd "$(dirname "$0")/.."
 source scripts/lib/prerequisites.sh
 
 ensure_prerequisites
+# fleet.socket gives its socket to group fleet (SocketGroup=), and systemd fails a socket
+# whose group does not exist. Members of the group may use fleetctl without sudo.
+if ! getent group fleet >/dev/null; then
+  echo "== creating the system group fleet"
+  groupadd --system fleet
+fi
 echo "== building"
 npm run --silent build
 

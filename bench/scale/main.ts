@@ -2,7 +2,7 @@
  * The scale benchmark (targets in docs/performance.md): a simulated cluster of 1,000 machines
  * and 10,000 units against one real etcd. Every machine is a complete FleetServer
  * with an in-memory unit manager, many of them per child process. Measures registration,
- * scheduling and launching of units submitted through the registry's UnitStore (as the API
+ * scheduling and launching of units submitted through the registry's EtcdUnitRecords (as the API
  * does), etcd requests per unit, steady-state load, and rescheduling after 10 % of the
  * machines die. Prints figures and their ratio to the targets; never fails on timing.
  *
@@ -50,7 +50,7 @@ const HELP = `Usage: npm run bench:scale -- [options]
   --agent-ttl D             agent_ttl (default 10s)
   --engine-reconcile S      engine_reconcile_interval in seconds (default 2)
   --etcd-request-timeout S  etcd_request_timeout of every fleetd (default 1, fleet's)
-  --submit-concurrency N    UnitStore.put calls in flight (default 64)
+  --submit-concurrency N    EtcdUnitRecords.put calls in flight (default 64)
   --kill-fraction F         share of machines stopped in the failure phase (default 0.1)
   --idle S                  seconds of steady state measured after launch (default 10)
   --phase-timeout S         give up waiting for a phase after this long (default 300)
@@ -604,7 +604,9 @@ class ScaleBenchmark {
       max: latencies.at(-1) ?? 0,
     };
     if (submitFailures > 0)
-      this.results.notes.push(`${submitFailures} UnitStore.put calls failed and were retried`);
+      this.results.notes.push(
+        `${submitFailures} EtcdUnitRecords.put calls failed and were retried`,
+      );
     await end();
     return this.results.allLaunchedMs !== null && this.workerFailure === null;
   }
@@ -828,7 +830,7 @@ class ScaleBenchmark {
           seconds(results.registerMs),
         ],
         [
-          `submit ${options.units} units (UnitStore.put, as the API does)`,
+          `submit ${options.units} units (EtcdUnitRecords.put, as the API does)`,
           seconds(results.submitMs),
         ],
         ['first unit scheduled, from the first submit', seconds(results.firstPlacedMs)],
@@ -841,7 +843,7 @@ class ScaleBenchmark {
     );
     if (results.putLatencyMs !== null) {
       const { p50, p99, max } = results.putLatencyMs;
-      out += `\nUnitStore.put latency: p50 ${fixed(p50, 1)} ms, p99 ${fixed(p99, 1)} ms, max ${fixed(max, 1)} ms\n`;
+      out += `\nEtcdUnitRecords.put latency: p50 ${fixed(p50, 1)} ms, p99 ${fixed(p99, 1)} ms, max ${fixed(max, 1)} ms\n`;
     }
     if (results.stopAckMs !== null) {
       out += `FleetServer.stop() of the victims took ${seconds(results.stopAckMs)} (their keepalives stop when it resolves); TTL ${ttlS} s\n`;

@@ -1,7 +1,7 @@
 import type { Etcd3 } from 'etcd3';
+import { etcdMirrorSource } from '../../src/registry/etcd-mirror-source.js';
 import type { RegistryKeys } from '../../src/registry/keys.js';
-import { listThenWatch } from '../../src/registry/list-watch.js';
-import type { WatchHandle } from '../../src/registry/watching.js';
+import type { MirrorHandle } from '../../src/registry/prefix-mirror.js';
 
 /**
  * What the benchmark watches the cluster do, the way an API client would see it: live
@@ -9,7 +9,8 @@ import type { WatchHandle } from '../../src/registry/watching.js';
  * Counts are kept up to date per event, so checking progress costs nothing.
  *
  * A unit counts as launched when the machine it is placed on publishes a state for it with
- * `launched: true`: the API's `currentState` of `launched` (see cluster-view.ts).
+ * `launched: true`: the API's `currentState` of `launched` (see `currentStateOf` in
+ * src/registry/model.ts).
  */
 export class ClusterObserver {
   readonly machines = new Set<string>();
@@ -17,7 +18,7 @@ export class ClusterObserver {
   /** unit → machine → launched flag of the state that machine published. */
   private readonly states = new Map<string, Map<string, boolean>>();
   private readonly launched = new Set<string>();
-  private readonly handles: WatchHandle[] = [];
+  private readonly handles: MirrorHandle[] = [];
   /** Called after every change, for waiters. */
   onChange: () => void = () => undefined;
 
@@ -84,8 +85,8 @@ export class ClusterObserver {
     }
   }
 
-  private watch(prefix: string, apply: (key: string, value: string | null) => void): WatchHandle {
-    return listThenWatch(this.etcd, prefix, {
+  private watch(prefix: string, apply: (key: string, value: string | null) => void): MirrorHandle {
+    return etcdMirrorSource(this.etcd).follow(prefix, {
       onReset: (records) => {
         // Rebuilding from a listing: forget what this prefix said before.
         if (prefix === this.keys.machinesPrefix) this.machines.clear();

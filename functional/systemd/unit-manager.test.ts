@@ -101,12 +101,12 @@ describe.skipIf(unavailable !== undefined)('systemd UnitManager in a real machin
     );
   });
 
-  it('writes the canonical text 0644 and links it at runtime from the units directory', async () => {
+  it('writes the canonical text 0640 and links it at runtime from the units directory', async () => {
     const unit = sleeper('linked');
     await um.load('linked.service', unit.serialized);
     await um.reload();
     const file = await execOk(m, ['stat', '-c', '%a', `${UNITS_DIR}/linked.service`]);
-    expect(file.stdout.trim()).toBe('644');
+    expect(file.stdout.trim()).toBe('640');
     const content = await execOk(m, ['cat', `${UNITS_DIR}/linked.service`]);
     expect(createHash('sha1').update(content.stdout).digest('hex')).toBe(unit.hash);
     // systemd 252 shows the link's own path; the link points into the units directory.
@@ -240,7 +240,7 @@ describe.skipIf(unavailable !== undefined)('systemd UnitManager in a real machin
     await um.reload();
   });
 
-  it('keeps two match rules on the bus however many units it handles', async () => {
+  it("keeps three match rules on the bus however many units it handles: two for changes, one for systemd's name", async () => {
     const rules = await execOk(m, [
       'busctl',
       '--system',
@@ -256,7 +256,11 @@ describe.skipIf(unavailable !== undefined)('systemd UnitManager in a real machin
       list.some((rule) => rule.includes("member='Reloading'")),
     );
     expect(ours).toHaveLength(1);
-    expect(ours[0]).toHaveLength(2);
+    expect(ours[0]).toHaveLength(3);
+    expect(ours[0]!.filter((rule) => rule.includes("member='NameOwnerChanged'"))).toEqual([
+      // The bus daemon lists a rule's parts in an order of its own.
+      "type='signal',interface='org.freedesktop.DBus',member='NameOwnerChanged',path='/org/freedesktop/DBus',sender='org.freedesktop.DBus',arg0='org.freedesktop.systemd1'",
+    ]);
   });
 
   it('calls onChange listeners after a start', async () => {

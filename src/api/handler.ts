@@ -2,6 +2,7 @@ import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
 import type { RegistrySeam } from '../registry/ports.js';
+import { type AccessGateOptions, createAccessGate } from './access/access-gate.js';
 import { watchForHangUp } from './client-gone.js';
 import { DISCOVERY_DOCUMENT } from './discovery-document.js';
 import { METRICS_CONTENT_TYPE } from './metrics.js';
@@ -23,6 +24,11 @@ export interface ApiHandlerOptions {
   available: () => boolean;
   /** Prometheus text for `/metrics`; empty when not given. */
   metrics?: () => string;
+  /**
+   * Who may do what, and the audit trail of writes and refusals. Without it every caller may
+   * do everything and nothing is audited, as in fleet: tests of the original behaviour.
+   */
+  access?: Omit<AccessGateOptions, 'log'>;
   log: Logger;
 }
 
@@ -49,6 +55,10 @@ export function createApiHandler(options: ApiHandlerOptions): RequestListener {
   app.set('strict routing', true);
   app.set('query parser', false);
 
+  const gate =
+    options.access === undefined ? null : createAccessGate({ ...options.access, log: options.log });
+  if (gate !== null) app.use(gate.admit);
+
   app.use((req: Request, res: Response, next: NextFunction) => {
     // fleet swapped in a bare handler until registration, so this 503 has no Server header.
     if (!options.available()) {
@@ -60,6 +70,7 @@ export function createApiHandler(options: ApiHandlerOptions): RequestListener {
     res.setHeader('Server', `fleetd/${options.version}`);
     if (routeOnDecodedPath(req, res)) next();
   });
+  if (gate !== null) app.use(gate.authorize);
 
   for (const prefix of PREFIXES) {
     app.all(`${prefix}/discovery`, (req: Request, res: Response) => discovery(req, res));

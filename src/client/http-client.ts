@@ -23,6 +23,8 @@ export interface HttpClientOptions extends TlsFiles {
   requestTimeoutMs?: number;
   /** Carries every request over this stream instead of dialling (fleetctl's `--tunnel`). */
   createConnection?: ConnectionFactory;
+  /** Sent as `Authorization: Bearer <token>` with every request (fleetctl's token file). */
+  token?: string;
 }
 
 /** An answer the client cannot read: not JSON, or not the entity it should be. */
@@ -43,6 +45,7 @@ export function createHttpClient(options: HttpClientOptions): FleetClient {
     options,
     options.requestTimeoutMs,
     options.createConnection,
+    options.token,
   );
   return new HttpFleetClient(endpoint, transport);
 }

@@ -51,6 +51,7 @@ export class Transport {
     tlsFiles: TlsFiles,
     private readonly timeoutMs: number | undefined,
     private readonly createConnection: ConnectionFactory | undefined,
+    private readonly token?: string,
   ) {
     this.tls = readTlsFiles(tlsFiles);
     if (createConnection === undefined) {
@@ -74,6 +75,9 @@ export class Transport {
     }
     const target = new URL(url);
     const headers: Record<string, string> = { 'User-Agent': 'google-api-go-client/0.5' };
+    // Set before `auth` is considered: Node adds Basic credentials from the URL only when
+    // no Authorization header is there, so the token wins over userinfo.
+    if (this.token !== undefined) headers.Authorization = `Bearer ${this.token}`;
     const payload = body === undefined ? undefined : Buffer.from(body, 'utf8');
     if (payload !== undefined) {
       headers['Content-Type'] = 'application/json';

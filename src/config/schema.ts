@@ -38,6 +38,15 @@ export interface FleetConfig {
   disableWatches: boolean;
   /** Ours: a unix socket path or host:port to serve the API on when systemd passes no sockets. */
   apiListen: string;
+  /** Ours: the TLS certificate and key a TCP API listener serves with (PEM files). */
+  apiTlsCertFile: string;
+  apiTlsKeyFile: string;
+  /** Ours: the CA that client certificates on a TLS listener must chain to; empty: none asked. */
+  apiClientCaFile: string;
+  /** Ours: lets a TCP API listener serve plain HTTP, with no authentication, as fleet did. */
+  apiInsecureTcp: boolean;
+  /** Ours: the JSON file that grants roles to tokens and certificate subjects. */
+  apiAccessFile: string;
 }
 
 /** A zod schema that turns option text into a value, or reports what was expected instead. */
@@ -128,6 +137,11 @@ export const optionsSchema = z.object({
   verify_units: boolean.prefault('false'),
   authorized_keys_file: text.prefault(''),
   api_listen: apiListen.prefault(''),
+  api_tls_cert_file: text.prefault(''),
+  api_tls_key_file: text.prefault(''),
+  api_client_ca_file: text.prefault(''),
+  api_insecure_tcp: boolean.prefault('false'),
+  api_access_file: text.prefault('/etc/fleet/access.json'),
 });
 
 export type OptionName = keyof typeof optionsSchema.shape;
@@ -161,5 +175,10 @@ export function toFleetConfig(options: ParsedOptions): FleetConfig {
     disableEngine: options.disable_engine,
     disableWatches: options.disable_watches,
     apiListen: options.api_listen,
+    apiTlsCertFile: options.api_tls_cert_file,
+    apiTlsKeyFile: options.api_tls_key_file,
+    apiClientCaFile: options.api_client_ca_file,
+    apiInsecureTcp: options.api_insecure_tcp,
+    apiAccessFile: options.api_access_file,
   };
 }

@@ -1,5 +1,6 @@
 import { homedir } from 'node:os';
 import type { FleetClient } from '../client/types.js';
+import { errorMessage } from '../error-message.js';
 import { quoteString } from '../go/text.js';
 import { FLEET_VERSION } from '../version.js';
 import type { FlagValues } from './args/flags.js';
@@ -121,7 +122,7 @@ async function execute(
     const connect = await prepareClient(options, services);
     client = entry.connects ? await connect() : DISCONNECTED;
   } catch (err) {
-    io.stderr.write(`Unable to initialize client: ${(err as Error).message}\n`);
+    io.stderr.write(`Unable to initialize client: ${errorMessage(err)}\n`);
     return 1;
   }
   try {

@@ -1,4 +1,5 @@
 import { type IKeyValue, type Namespace, Range } from 'etcd3';
+import type { StoredKey } from './decode.js';
 
 /**
  * Keys per Range request when a whole prefix is read. grpc-js refuses a reply over 4 MiB, and
@@ -54,4 +55,9 @@ export async function readPrefix(
     if (!page.more || last === undefined) return { revision: atRevision, kvs };
     from = Buffer.concat([last.key, Buffer.from([0])]);
   }
+}
+
+/** Keys and values as text, for the decoders both stores share (`decode.ts`). */
+export function asText(kvs: Iterable<IKeyValue>): StoredKey[] {
+  return Array.from(kvs, (kv) => ({ key: kv.key.toString(), value: kv.value.toString() }));
 }

@@ -1,43 +1,42 @@
 import type { Etcd3 } from 'etcd3';
-import { AgentFeed } from './agent-feed.js';
-import { ClusterView } from './cluster-view.js';
-import { EngineFeed } from './engine-feed.js';
-import { EngineLeadership } from './engine-leadership.js';
+import { MirroredAgentSchedule } from './agent-schedule.js';
+import { EtcdBodySweeps } from './body-sweeps.js';
+import { EtcdClusterReads } from './cluster-reads.js';
+import { MirroredEngineView } from './engine-view.js';
 import { createEtcdClient, type EtcdConnectionConfig } from './etcd-client.js';
+import { etcdMirrorSource } from './etcd-mirror-source.js';
+import { EtcdFencedScheduleWrites } from './fenced-schedule-writes.js';
 import { RegistryKeys } from './keys.js';
-import { MachineSession } from './machine-session.js';
-import { MachineStore } from './machine-store.js';
+import { EtcdLeadership } from './leadership.js';
+import { EtcdMachineMetadataWrites } from './machine-metadata-writes.js';
+import { EtcdMachinePresence } from './machine-presence.js';
 import type { BadRecordHandler } from './model.js';
 import { DEFAULT_PAGE_SIZE } from './paged-range.js';
 import type { RegistrySeam } from './ports.js';
-import type { MachineRecord } from './records.js';
-import { ScheduleWriter } from './schedule-writer.js';
-import { StatePublisher } from './state-publisher.js';
-import { StateStore } from './state-store.js';
-import { UnitFileCache } from './unit-file-cache.js';
-import { UnitFileCollector } from './unit-file-collector.js';
-import { UnitStore } from './unit-store.js';
+import { EtcdStatePublications } from './state-publications.js';
+import { EtcdUnitBodies } from './unit-bodies.js';
+import { EtcdUnitRecords } from './unit-records.js';
+import { EtcdUnitStateReads } from './unit-state-reads.js';
 
 /**
  * The seam on etcd: the registry's stores over one client and key prefix, sharing one
- * unit-file cache, and the feeds and lease-bound writers they build. The client and the
+ * unit-file cache, and the views and lease-bound writers they build. The client and the
  * keys are for `src/registry/` and its tests; everything else gets a `RegistrySeam`.
  */
 export interface Registry extends RegistrySeam {
   readonly etcd: Etcd3;
   readonly keys: RegistryKeys;
-  readonly bodies: UnitFileCache;
-  readonly units: UnitStore;
-  readonly machines: MachineStore;
-  readonly states: StateStore;
-  readonly cluster: ClusterView;
-  readonly scheduleWriter: ScheduleWriter;
+  readonly bodies: EtcdUnitBodies;
+  readonly units: EtcdUnitRecords;
+  readonly machines: EtcdMachineMetadataWrites;
+  readonly states: EtcdUnitStateReads;
+  readonly cluster: EtcdClusterReads;
+  readonly scheduleWriter: EtcdFencedScheduleWrites;
   /** Removes bodies no unit references; writers that destroy or replace units ask it to. */
-  readonly unitFileCollector: UnitFileCollector;
-  readonly presence: { open(record: MachineRecord, ttlMs: number): Promise<MachineSession> };
+  readonly unitFileCollector: EtcdBodySweeps;
+  readonly presence: EtcdMachinePresence;
   readonly onBadRecord: BadRecordHandler;
 }
-
 /** Limits that tests set small; the defaults suit production. */
 export interface RegistryOptions {
   /** Keys per Range request when a whole prefix is read. */
@@ -53,10 +52,11 @@ export function openRegistry(
   { pageSize = DEFAULT_PAGE_SIZE, bodyCacheBytes }: RegistryOptions = {},
 ): Registry {
   const keys = new RegistryKeys(prefix);
-  const bodies = new UnitFileCache(etcd, keys, bodyCacheBytes);
-  const units = new UnitStore(etcd, keys, bodies, onBadRecord, pageSize);
-  const machines = new MachineStore(etcd, keys, onBadRecord, pageSize);
-  const states = new StateStore(etcd, keys, onBadRecord, pageSize);
+  const bodies = new EtcdUnitBodies(etcd, keys, bodyCacheBytes);
+  const units = new EtcdUnitRecords(etcd, keys, bodies, onBadRecord, pageSize);
+  const machines = new EtcdMachineMetadataWrites(etcd, keys, onBadRecord, pageSize);
+  const states = new EtcdUnitStateReads(etcd, keys, onBadRecord, pageSize);
+  const mirrors = etcdMirrorSource(etcd);
   return {
     etcd,
     keys,
@@ -64,18 +64,16 @@ export function openRegistry(
     units,
     machines,
     states,
-    cluster: new ClusterView(etcd, keys, units, machines, states, pageSize),
-    scheduleWriter: new ScheduleWriter(etcd, keys),
-    unitFileCollector: new UnitFileCollector(etcd, keys, { pageSize }),
+    cluster: new EtcdClusterReads(etcd, keys, units, machines, states, pageSize),
+    scheduleWriter: new EtcdFencedScheduleWrites(etcd, keys),
+    unitFileCollector: new EtcdBodySweeps(etcd, keys, { pageSize }),
     onBadRecord,
-    presence: {
-      open: (record, ttlMs) => MachineSession.open(etcd, keys, record, ttlMs),
-    },
-    engineView: (onChange) => new EngineFeed(etcd, keys, onChange, onBadRecord),
+    presence: new EtcdMachinePresence(etcd, keys),
+    engineView: (onChange) => new MirroredEngineView(mirrors, keys, onChange, onBadRecord),
     agentSchedule: (machineID, onChange) =>
-      new AgentFeed(etcd, keys, machineID, onChange, onBadRecord),
-    leadership: (lease) => new EngineLeadership(etcd, keys, lease),
-    publications: (lease) => new StatePublisher(etcd, keys, lease),
+      new MirroredAgentSchedule(mirrors, keys, machineID, onChange, onBadRecord),
+    leadership: (lease) => new EtcdLeadership(etcd, keys, lease),
+    publications: (lease) => new EtcdStatePublications(etcd, keys, lease),
     close: () => etcd.close(),
   };
 }

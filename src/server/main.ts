@@ -1,5 +1,6 @@
 import type { RequestListener } from 'node:http';
 import type { Logger } from 'pino';
+import type { AccessGateOptions } from '../api/access/access-gate.js';
 import { apiListeners } from '../api/listeners.js';
 import { MetricsRegistry } from '../api/metrics.js';
 import { type ApiServer, serveApi } from '../api/serve.js';
@@ -11,13 +12,16 @@ import { connectRegistry } from '../registry/registry.js';
 import { createSystemdUnitManager } from '../systemd/systemd-unit-manager.js';
 import type { UnitManager } from '../systemd/unit-manager.js';
 import { FLEET_VERSION } from '../version.js';
+import { prepareApiSecurity } from './api-security.js';
 import { bestEffort } from './best-effort.js';
 import { parseFleetdArgs } from './cli.js';
+import { etcdPlaintextWarning } from './etcd-plaintext-warning.js';
 import { FleetServer } from './fleet-server.js';
 import { detectPublicIP, readMachineID, sessionToken } from './identity.js';
 import { createLogger, levelOf, stderrIsJournal } from './log.js';
 import { engineMetricsOn, systemdMetricsOn } from './metrics.js';
 import { restartOnlyChanges } from './reload.js';
+import { restrictApiSocket } from './socket-access.js';
 
 /** What one configuration runs: a reload builds a new one and retires the old. */
 interface Generation {
@@ -45,6 +49,7 @@ async function main(argv: readonly string[]): Promise<number> {
   try {
     const config = readConfig(command.configPath, log);
     log = createLogger({ verbosity: config.verbosity, journal });
+    const security = prepareApiSecurity(config, log);
     const machineID = readMachineID();
     const token = sessionToken();
     const metrics = new MetricsRegistry();
@@ -62,6 +67,7 @@ async function main(argv: readonly string[]): Promise<number> {
       log,
       metrics,
       engineMetrics: engineMetricsOn(metrics),
+      access: security.access,
     };
     let current = startGeneration(config, shared);
     const listeners = apiListeners(config.apiListen);
@@ -69,7 +75,17 @@ async function main(argv: readonly string[]): Promise<number> {
     if (listeners.length > 0) {
       // One handler for the process's life: a reload swaps what it delegates to, since
       // sockets handed over by systemd cannot be opened again.
-      api = await serveApi((req, res) => current.handler(req, res), listeners, log);
+      api = await serveApi(
+        (req, res) => current.handler(req, res),
+        listeners,
+        log,
+        security.transport,
+      );
+      await security.listening(api);
+      // Sockets systemd handed over have the access fleet.socket gives them.
+      for (const listener of listeners) {
+        if ('path' in listener) await restrictApiSocket(listener.path, log);
+      }
     }
     void current.server.start();
 
@@ -128,11 +144,14 @@ interface Shared {
   log: Logger;
   metrics: MetricsRegistry;
   engineMetrics: EngineMetrics;
+  access: Omit<AccessGateOptions, 'log'>;
 }
 
 function startGeneration(config: FleetConfig, shared: Shared): Generation {
   const { log } = shared;
   log.info('Establishing etcd connectivity');
+  const plaintext = etcdPlaintextWarning(config);
+  if (plaintext !== null) log.warn({ options: plaintext.options }, plaintext.msg);
   const registry = connectRegistry(
     {
       endpoints: config.etcdServers,
@@ -167,6 +186,7 @@ function startGeneration(config: FleetConfig, shared: Shared): Generation {
         tokenLimit: config.tokenLimit,
         available: () => server.available,
         metrics: () => shared.metrics.render(),
+        access: shared.access,
         log,
       }),
     );

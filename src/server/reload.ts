@@ -1,11 +1,17 @@
 import type { FleetConfig } from '../config/index.js';
 
 /**
- * Options that shape what fleetd opened at startup (its API listeners, the systemd connection
- * and the directory its unit files are in): a SIGHUP reload cannot apply them.
+ * Options that shape what fleetd opened at startup (its API listeners and their TLS, the
+ * systemd connection and the directory its unit files are in): a SIGHUP reload cannot apply
+ * them. The access file named at start is re-read on SIGHUP, but not looked for elsewhere.
  */
 const RESTART_ONLY: ReadonlyArray<readonly [string, (config: FleetConfig) => unknown]> = [
   ['api_listen', (config) => config.apiListen],
+  ['api_tls_cert_file', (config) => config.apiTlsCertFile],
+  ['api_tls_key_file', (config) => config.apiTlsKeyFile],
+  ['api_client_ca_file', (config) => config.apiClientCaFile],
+  ['api_insecure_tcp', (config) => config.apiInsecureTcp],
+  ['api_access_file', (config) => config.apiAccessFile],
   ['units_directory', (config) => config.unitsDirectory],
   ['systemd_user', (config) => config.systemdUser],
 ];

@@ -4,6 +4,8 @@ import type { Logger } from 'pino';
 import { Semaphore } from './semaphore.js';
 import { DBusClosedError, DBusTimeoutError, SystemdError } from './systemd-error.js';
 
+const NAME_HAS_NO_OWNER = 'org.freedesktop.DBus.Error.NameHasNoOwner';
+
 /** A method call, addressed in full. */
 export interface MethodCall {
   destination: string;
@@ -115,6 +117,25 @@ export class BusClient implements MethodCaller {
       body: [rule],
       replySignature: '',
     });
+  }
+
+  /** The unique name (`:1.7`) owning a well-known name, or null when nobody owns it. */
+  async nameOwner(name: string): Promise<string | null> {
+    try {
+      const [owner] = await this.call({
+        destination: 'org.freedesktop.DBus',
+        path: '/org/freedesktop/DBus',
+        interface: 'org.freedesktop.DBus',
+        member: 'GetNameOwner',
+        signature: 's',
+        body: [name],
+        replySignature: 's',
+      });
+      return owner as string;
+    } catch (err) {
+      if (err instanceof SystemdError && err.dbusName === NAME_HAS_NO_OWNER) return null;
+      throw err;
+    }
   }
 
   onSignal(listener: (signal: Signal) => void): void {

@@ -1,4 +1,5 @@
 import type { Signal } from './bus-client.js';
+import type { SignalSender } from './signal-sender.js';
 import {
   MANAGER_INTERFACE,
   MANAGER_PATH,
@@ -79,14 +80,21 @@ export function classifySignal(signal: Signal): ChangeSignal | null {
 }
 
 /**
- * Hands every change signal to `onChange`. The signals flow once CHANGE_MATCH_RULES are
- * added on the connection, which a new connection must do again.
+ * Hands every change signal systemd sent to `onChange`, and every signal from a sender that
+ * is neither systemd nor the bus to `onStranger`. The signals flow once CHANGE_MATCH_RULES are
+ * added on the connection, which a new connection must do again, and `sender` knows
+ * systemd's unique name on it.
  */
 export function watchChanges(
   bus: { onSignal(listener: (signal: Signal) => void): void },
+  sender: SignalSender,
   onChange: (change: ChangeSignal) => void,
+  onStranger: (signal: Signal) => void,
 ): void {
   bus.onSignal((signal) => {
+    const verdict = sender.judge(signal);
+    if (verdict === 'stranger') onStranger(signal);
+    if (verdict !== 'owner') return;
     const change = classifySignal(signal);
     if (change !== null) onChange(change);
   });

@@ -6,7 +6,8 @@ import { hasInstallSection } from './install-section.js';
 import { KeyedLock } from './keyed-lock.js';
 import { LinkBatcher } from './link-batcher.js';
 import { ReconnectingBus } from './reconnecting-bus.js';
-import { jobIdOf, SystemdManagerApi } from './systemd-api.js';
+import { ownerMatchRule, SignalSender } from './signal-sender.js';
+import { jobIdOf, SYSTEMD_SERVICE, SystemdManagerApi } from './systemd-api.js';
 import { isNoSuchUnit } from './systemd-error.js';
 import { UnitFilesDirectory } from './unit-files-directory.js';
 import type { SystemdUnitState, UnitManager } from './unit-manager.js';
@@ -71,6 +72,7 @@ class SystemdUnitManager implements UnitManager {
   private readonly listeners: (() => void)[] = [];
   // The agent loads a pass's units in parallel: their links go out in a few calls.
   private readonly linker: LinkBatcher;
+  private readonly systemdSender = new SignalSender(SYSTEMD_SERVICE);
 
   constructor(
     private readonly bus: ReconnectingBus,
@@ -79,7 +81,21 @@ class SystemdUnitManager implements UnitManager {
   ) {
     this.systemd = new SystemdManagerApi(bus);
     this.linker = new LinkBatcher((paths) => this.systemd.linkUnitFiles(paths, true, true));
-    watchChanges(bus, (change) => this.onSystemdChange(change));
+    watchChanges(
+      bus,
+      this.systemdSender,
+      (change) => this.onSystemdChange(change),
+      (signal) =>
+        this.log.warn(
+          {
+            sender: signal.sender,
+            path: signal.path,
+            interface: signal.interface,
+            member: signal.member,
+          },
+          `Ignoring a D-Bus signal from ${signal.sender}, which is not systemd`,
+        ),
+    );
     // Whatever failed while the bus was away is worth another pass now.
     bus.onStatus((connected) => {
       if (connected) this.notify();
@@ -92,7 +108,11 @@ class SystemdUnitManager implements UnitManager {
    * while there was no connection are lost.
    */
   async setUp(connection: BusClient): Promise<void> {
-    // Match rules first: a change between Subscribe and AddMatch would otherwise be lost.
+    // systemd's unique name before its signals: the reply comes ahead of any signal matched
+    // by a rule added after it, so none of systemd's is taken for a stranger's.
+    await connection.addMatch(ownerMatchRule(SYSTEMD_SERVICE));
+    this.systemdSender.ownedBy(await connection.nameOwner(SYSTEMD_SERVICE));
+    // Match rules before Subscribe: a change between Subscribe and AddMatch would be lost.
     for (const rule of CHANGE_MATCH_RULES) await connection.addMatch(rule);
     const systemd = new SystemdManagerApi(connection);
     await systemd.subscribe();

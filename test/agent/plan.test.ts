@@ -12,21 +12,10 @@ import {
 import type { Requirements } from '../../src/job/types.js';
 import type { RequirementsByUnit } from '../../src/placement/model.js';
 import type { ScheduleEntry, UnitStateRecord } from '../../src/registry/records.js';
+import { requirements } from '../support/requirements.js';
 
 const H1 = '1'.repeat(40);
 const H2 = '2'.repeat(40);
-
-function requirements(overrides: Partial<Requirements> = {}): Requirements {
-  return {
-    machineID: null,
-    peers: [],
-    conflicts: [],
-    replaces: [],
-    metadata: new Map(),
-    global: false,
-    ...overrides,
-  };
-}
 
 /** Requirements known for each unit named, read from body `H1`. */
 function known(byName: Record<string, Requirements>): RequirementsByUnit {

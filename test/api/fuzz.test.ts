@@ -2,7 +2,7 @@ import { Etcd3 } from 'etcd3';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { goJsonEncode } from '../../src/go/json-encode.js';
-import type { MachineSession } from '../../src/registry/machine-session.js';
+import type { EtcdPresenceLease } from '../../src/registry/machine-presence.js';
 import { type EtcdCluster, startEtcd } from '../support/etcd.js';
 import { type ApiFixture, startApi } from './support/api-fixture.js';
 import { registerMachine } from './support/machines.js';
@@ -11,7 +11,7 @@ import { type RawRequest, sendRaw } from './support/raw-http.js';
 let etcd: EtcdCluster;
 let client: Etcd3;
 let api: ApiFixture;
-let machine: MachineSession;
+let machine: EtcdPresenceLease;
 
 const MACHINE = 'c3000000000000000000000000000000';
 

@@ -1,6 +1,6 @@
 import { Etcd3 } from 'etcd3';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { MachineSession } from '../../src/registry/machine-session.js';
+import type { EtcdPresenceLease } from '../../src/registry/machine-presence.js';
 import { type EtcdCluster, startEtcd } from '../support/etcd.js';
 import { type ApiFixture, startApi } from './support/api-fixture.js';
 import { registerMachine } from './support/machines.js';
@@ -9,7 +9,7 @@ import { sendRaw } from './support/raw-http.js';
 let etcd: EtcdCluster;
 let client: Etcd3;
 let api: ApiFixture;
-let sessions: MachineSession[];
+let sessions: EtcdPresenceLease[];
 
 const M1 = 'a1000000000000000000000000000000';
 const M2 = 'b2000000000000000000000000000000';

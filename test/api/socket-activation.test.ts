@@ -1,6 +1,7 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { request as httpsRequest } from 'node:https';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +14,7 @@ import {
   SocketActivationError,
   socketActivationListeners,
 } from '../../src/api/socket-activation.js';
+import { issue, makeCa } from './support/certificates.js';
 import { sendRaw } from './support/raw-http.js';
 
 const silent = pino({ level: 'silent' });
@@ -69,6 +71,7 @@ describe('apiListeners', () => {
 describe('serving an activated socket', () => {
   let child: ChildProcess | undefined;
   let systemdSocket: Server | undefined;
+  let directory: string | undefined;
 
   afterEach(async () => {
     child?.stdin?.end();
@@ -76,14 +79,19 @@ describe('serving an activated socket', () => {
       await new Promise((resolve) => child?.once('exit', resolve));
     }
     systemdSocket?.close();
+    if (directory !== undefined) await rm(directory, { recursive: true, force: true });
+    directory = undefined;
   });
 
-  it('serves the API on the descriptor systemd passes, as fd 3 of the process named by LISTEN_PID', async () => {
+  /** Listens as systemd would, then starts the stand-in fleetd with the socket as its fd 3. */
+  async function activate(
+    listen: { host: string; port: number } | { path: string },
+    env: NodeJS.ProcessEnv = {},
+  ): Promise<Record<string, unknown>> {
     systemdSocket = await new Promise<Server>((resolve) => {
       const server = createServer();
-      server.listen({ host: '127.0.0.1', port: 0 }, () => resolve(server));
+      server.listen(listen, () => resolve(server));
     });
-    const { port } = systemdSocket.address() as { port: number };
     const fd = (systemdSocket as unknown as { _handle: { fd: number } })._handle.fd;
     const support = (name: string) => fileURLToPath(new URL(`./support/${name}`, import.meta.url));
     // As systemd does: LISTEN_PID is the pid of the process that gets the socket (sh execs node).
@@ -96,7 +104,7 @@ describe('serving an activated socket', () => {
         support('ts-register.mjs'),
         support('activated-server.ts'),
       ],
-      { stdio: ['pipe', 'pipe', 'inherit', fd] },
+      { stdio: ['pipe', 'pipe', 'inherit', fd], env: { ...process.env, ...env } },
     );
     // Only the child may accept from now on.
     systemdSocket.close();
@@ -110,19 +118,73 @@ describe('serving an activated socket', () => {
       });
       child?.once('exit', (code) => reject(new Error(`child exited with ${code}: ${out}`)));
     });
-    expect(JSON.parse(report)).toEqual({
+    return JSON.parse(report) as Record<string, unknown>;
+  }
+
+  const UNAVAILABLE =
+    '{"error":{"code":503,"message":"fleet server unable to communicate with etcd"}}';
+
+  it('serves the API on the descriptor systemd passes, as fd 3 of the process named by LISTEN_PID', async () => {
+    const report = await activate({ host: '127.0.0.1', port: 0 });
+    const port = Number(String((report.addresses as string[])[0]).split(':')[1]);
+    expect(report).toEqual({
       listeners: [{ fd: 3 }],
       addresses: [`127.0.0.1:${port}`],
+      served: [{ transport: 'tcp', tls: false, address: `127.0.0.1:${port}` }],
       env: [],
     });
     const response = await sendRaw(`http://127.0.0.1:${port}`, {
       method: 'GET',
       path: '/fleet/v1/units',
     });
-    expect([response.status, response.body]).toEqual([
-      503,
-      '{"error":{"code":503,"message":"fleet server unable to communicate with etcd"}}',
-    ]);
+    expect([response.status, response.body]).toEqual([503, UNAVAILABLE]);
+  }, 30_000);
+
+  it('takes a passed unix socket for one, known by its descriptor', async () => {
+    directory = await mkdtemp(join(tmpdir(), 'fleet-api-'));
+    const path = join(directory, 'fleet.sock');
+    const report = await activate({ path });
+    // Closing our copy removed the path, as a stopped fleet.socket would: the report is the test.
+    expect(report.served).toEqual([{ transport: 'unix', path: 'fd 3' }]);
+  }, 30_000);
+
+  it('serves TLS, and only TLS, on a passed TCP socket when given a certificate', async () => {
+    directory = await mkdtemp(join(tmpdir(), 'fleet-api-'));
+    const ca = makeCa(directory, 'ca');
+    const pair = issue(ca, 'fleetd', { subject: '/CN=fleetd', altNames: ['IP:127.0.0.1'] });
+    const report = await activate(
+      { host: '127.0.0.1', port: 0 },
+      { ACTIVATED_TLS_CERT: pair.cert, ACTIVATED_TLS_KEY: pair.key },
+    );
+    const address = String((report.addresses as string[])[0]);
+    expect(report.served).toEqual([{ transport: 'tcp', tls: true, address }]);
+    const port = Number(address.split(':')[1]);
+    const secure = await new Promise<string>((resolve, reject) => {
+      const req = httpsRequest(
+        {
+          host: '127.0.0.1',
+          port,
+          path: '/fleet/v1/units',
+          ca: readFileSync(ca.cert),
+          agent: false,
+        },
+        (res) => {
+          let body = '';
+          res.on('data', (chunk: Buffer) => {
+            body += chunk.toString();
+          });
+          res.on('end', () => resolve(`${res.statusCode} ${body}`));
+        },
+      );
+      req.on('error', reject);
+      req.end();
+    });
+    expect(secure).toBe(`503 ${UNAVAILABLE}`);
+    const plain = await sendRaw(`http://127.0.0.1:${port}`, {
+      method: 'GET',
+      path: '/fleet/v1/units',
+    });
+    expect(plain.status).not.toBe(503);
   }, 30_000);
 });
 

@@ -61,6 +61,11 @@ const DEFAULTS: FleetConfig = {
   disableEngine: false,
   disableWatches: false,
   apiListen: '',
+  apiTlsCertFile: '',
+  apiTlsKeyFile: '',
+  apiClientCaFile: '',
+  apiInsecureTcp: false,
+  apiAccessFile: '/etc/fleet/access.json',
 };
 
 describe('defaults', () => {
@@ -97,6 +102,11 @@ describe('sources and precedence', () => {
       'disable_engine = T',
       'disable_watches = True',
       'api_listen = 127.0.0.1:49153',
+      'api_tls_cert_file = /etc/fleet/api.pem',
+      'api_tls_key_file = /etc/fleet/api-key.pem',
+      'api_client_ca_file = /etc/fleet/clients-ca.pem',
+      'api_insecure_tcp = true',
+      'api_access_file = /etc/fleet/grants.json',
     );
     expect(load({}, path).config).toEqual({
       verbosity: 2,
@@ -119,6 +129,11 @@ describe('sources and precedence', () => {
       disableEngine: true,
       disableWatches: true,
       apiListen: '127.0.0.1:49153',
+      apiTlsCertFile: '/etc/fleet/api.pem',
+      apiTlsKeyFile: '/etc/fleet/api-key.pem',
+      apiClientCaFile: '/etc/fleet/clients-ca.pem',
+      apiInsecureTcp: true,
+      apiAccessFile: '/etc/fleet/grants.json',
     });
   });
 

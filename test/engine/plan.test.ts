@@ -3,20 +3,9 @@ import { planPass } from '../../src/engine/plan.js';
 import type { Requirements } from '../../src/job/types.js';
 import type { RequirementsByUnit } from '../../src/placement/model.js';
 import type { EngineSnapshot, Machine } from '../../src/registry/model.js';
+import { requirements } from '../support/requirements.js';
 
 const HASH = 'a'.repeat(40);
-
-function requirements(overrides: Partial<Requirements> = {}): Requirements {
-  return {
-    machineID: null,
-    peers: [],
-    conflicts: [],
-    replaces: [],
-    metadata: new Map(),
-    global: false,
-    ...overrides,
-  };
-}
 
 function machine(id: string): Machine {
   return { id, publicIP: '', metadata: {}, capabilities: { disableEngine: false }, version: 't' };

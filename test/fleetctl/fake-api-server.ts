@@ -1,4 +1,11 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
+import { createServer as createTlsServer, type ServerOptions } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { ApiUnit } from '../../src/api/schema.js';
 import { FakeApiError, type FakeCluster } from './fake-cluster.js';
@@ -12,19 +19,26 @@ export class FakeApiServer {
   private constructor(
     private readonly server: Server,
     readonly endpoint: string,
+    /** The headers of every request served, in order. */
+    readonly requests: readonly IncomingHttpHeaders[],
   ) {}
 
-  static async start(cluster: FakeCluster): Promise<FakeApiServer> {
-    const server = createServer((req, res) => {
+  /** Serves plain HTTP, or HTTPS with `tls`. */
+  static async start(cluster: FakeCluster, tls?: ServerOptions): Promise<FakeApiServer> {
+    const requests: IncomingHttpHeaders[] = [];
+    const serve = (req: IncomingMessage, res: ServerResponse) => {
+      requests.push(req.headers);
       handle(cluster, req, res).catch((err: unknown) => {
         const status = err instanceof FakeApiError ? err.status : 500;
         const message = err instanceof FakeApiError ? err.apiMessage : String(err);
         reply(res, status, { error: { code: status, message } });
       });
-    });
+    };
+    const server: Server = tls === undefined ? createServer(serve) : createTlsServer(tls, serve);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as AddressInfo;
-    return new FakeApiServer(server, `http://127.0.0.1:${port}`);
+    const scheme = tls === undefined ? 'http' : 'https';
+    return new FakeApiServer(server, `${scheme}://127.0.0.1:${port}`, requests);
   }
 
   close(): Promise<void> {

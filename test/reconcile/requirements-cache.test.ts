@@ -1,7 +1,7 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { RequirementsCache } from '../../src/reconcile/requirements-cache.js';
-import { UnitFileCache } from '../../src/registry/unit-file-cache.js';
+import { EtcdUnitBodies } from '../../src/registry/unit-bodies.js';
 import { UnitFile } from '../../src/unit/unit-file.js';
 import { useEtcd } from '../support/etcd-suite.js';
 import { waitFor } from '../support/wait.js';
@@ -41,7 +41,7 @@ describe('requirements cache', () => {
     let passesAskedFor = 0;
     // Another fleetd's cache: the body is in etcd, not in this cache.
     const cache = new RequirementsCache(
-      new UnitFileCache(etcd.client(), registry.keys),
+      new EtcdUnitBodies(etcd.client(), registry.keys),
       () => passesAskedFor++,
       pino({ level: 'silent' }),
     );

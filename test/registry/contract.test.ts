@@ -4,8 +4,8 @@ import type { Etcd3 } from 'etcd3';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { JobState } from '../../src/job/types.js';
 import { createEtcdClient } from '../../src/registry/etcd-client.js';
-import { listThenWatch } from '../../src/registry/list-watch.js';
-import { listThenWatchMemory } from '../../src/registry/memory/list-watch.js';
+import { etcdMirrorSource } from '../../src/registry/etcd-mirror-source.js';
+import { memoryMirrorSource } from '../../src/registry/memory/mirror-source.js';
 import { openMemoryRegistry } from '../../src/registry/memory/registry.js';
 import { MemoryStore } from '../../src/registry/memory/store.js';
 import { MachineConflictError, type ScheduleChange } from '../../src/registry/model.js';
@@ -18,13 +18,13 @@ import type {
   PresenceLease,
   RegistrySeam,
 } from '../../src/registry/ports.js';
-import type { UnitStateRecord } from '../../src/registry/records.js';
-import { openRegistry } from '../../src/registry/registry.js';
 import type {
   KeyValueRecord,
-  ListWatchHandlers,
-  WatchHandle,
-} from '../../src/registry/watching.js';
+  MirrorHandle,
+  MirrorHandlers,
+} from '../../src/registry/prefix-mirror.js';
+import type { UnitStateRecord } from '../../src/registry/records.js';
+import { openRegistry } from '../../src/registry/registry.js';
 import { UnitFile } from '../../src/unit/unit-file.js';
 import { useEtcd } from '../support/etcd-suite.js';
 import { FakeClock } from '../support/fake-clock.js';
@@ -57,7 +57,7 @@ interface Fixture {
   elapse(ms: number): Promise<void>;
   /** Revokes a lease from elsewhere, as an operator or etcd's own expiry would. */
   revoke(lease: PresenceLease): Promise<void>;
-  listThenWatch(prefix: string, handlers: ListWatchHandlers): WatchHandle;
+  follow(prefix: string, handlers: MirrorHandlers): MirrorHandle;
 }
 
 interface Backend {
@@ -85,7 +85,7 @@ function memoryBackend(): Backend {
           store.range(keyPrefix, revision).kvs.map((kv) => kv.key),
         elapse: async (ms) => clock.advance(ms),
         revoke: async (lease) => store.revoke(lease.leaseID),
-        listThenWatch: (keyPrefix, handlers) => listThenWatchMemory(store, keyPrefix, handlers),
+        follow: (keyPrefix, handlers) => memoryMirrorSource(store).follow(keyPrefix, handlers),
       };
     },
   };
@@ -134,7 +134,7 @@ function etcdBackend(): Backend {
         revoke: async (lease) => {
           await writerClient.leaseClient.leaseRevoke({ ID: lease.leaseID });
         },
-        listThenWatch: (keyPrefix, handlers) => listThenWatch(readerClient, keyPrefix, handlers),
+        follow: (keyPrefix, handlers) => etcdMirrorSource(readerClient).follow(keyPrefix, handlers),
       };
     },
   };
@@ -577,7 +577,7 @@ function contract(backend: Backend): void {
     it('hears every key a transaction wrote, not only its first', async () => {
       const fx = open();
       const events: string[] = [];
-      const handle = fx.listThenWatch(fx.prefix, {
+      const handle = fx.follow(fx.prefix, {
         onReset: () => undefined,
         onEvent: (event) => events.push(`${event.type} ${event.key.slice(fx.prefix.length)}`),
       });
@@ -605,7 +605,7 @@ function contract(backend: Backend): void {
         const resets: KeyValueRecord[][] = [];
         const events: string[] = [];
         const errors: Error[] = [];
-        const handle = fx.listThenWatch(globals, {
+        const handle = fx.follow(globals, {
           onReset: (records) => resets.push(records),
           onEvent: (event) => events.push(`${event.type} ${event.key}`),
           onError: (err) => errors.push(err),

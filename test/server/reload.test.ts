@@ -22,6 +22,23 @@ describe('SIGHUP reload: options only a restart applies', () => {
     ]);
   });
 
+  it('names the API TLS and access options, which shape the listeners opened at start', () => {
+    const reloaded = configWith({
+      FLEET_API_TLS_CERT_FILE: '/etc/fleet/api.pem',
+      FLEET_API_TLS_KEY_FILE: '/etc/fleet/api-key.pem',
+      FLEET_API_CLIENT_CA_FILE: '/etc/fleet/ca.pem',
+      FLEET_API_INSECURE_TCP: 'true',
+      FLEET_API_ACCESS_FILE: '/etc/fleet/other.json',
+    });
+    expect(restartOnlyChanges(running, reloaded)).toEqual([
+      'api_tls_cert_file',
+      'api_tls_key_file',
+      'api_client_ca_file',
+      'api_insecure_tcp',
+      'api_access_file',
+    ]);
+  });
+
   it('names none when only options a reload applies changed', () => {
     const reloaded = configWith({ FLEET_VERBOSITY: '1', FLEET_METADATA: 'region=east' });
     expect(restartOnlyChanges(running, reloaded)).toEqual([]);

@@ -2,17 +2,18 @@ import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { Engine } from '../../src/engine/engine.js';
-import { EngineFeed } from '../../src/registry/engine-feed.js';
-import { EngineLeadership } from '../../src/registry/engine-leadership.js';
+import { MirroredEngineView } from '../../src/registry/engine-view.js';
 import { createEtcdClient, type EtcdConnectionConfig } from '../../src/registry/etcd-client.js';
-import { MachineSession } from '../../src/registry/machine-session.js';
+import { etcdMirrorSource } from '../../src/registry/etcd-mirror-source.js';
+import { EtcdLeadership } from '../../src/registry/leadership.js';
+import { EtcdPresenceLease } from '../../src/registry/machine-presence.js';
 import { openRegistry, type Registry } from '../../src/registry/registry.js';
 
 /** One machine's engine as fleetd runs it, with its log lines kept for assertions. */
 export interface EngineNode {
   machineID: string;
   registry: Registry;
-  session: MachineSession;
+  session: EtcdPresenceLease;
   engine: Engine;
   logs: string[];
   /** Stops as a graceful fleetd does: resigns leadership, revokes the lease. */
@@ -47,7 +48,7 @@ export async function startEngineNode(options: EngineNodeOptions): Promise<Engin
   const registry = openRegistry(etcd, options.prefix, (key, err) =>
     log.warn({ key, err }, 'bad record'),
   );
-  const session = await MachineSession.open(
+  const session = await EtcdPresenceLease.open(
     etcd,
     registry.keys,
     {
@@ -62,8 +63,13 @@ export async function startEngineNode(options: EngineNodeOptions): Promise<Engin
   );
   const engine = new Engine({
     machineID: options.machineID,
-    feed: new EngineFeed(etcd, registry.keys, () => engine.trigger(), registry.onBadRecord),
-    leadership: new EngineLeadership(etcd, registry.keys, session),
+    feed: new MirroredEngineView(
+      etcdMirrorSource(etcd),
+      registry.keys,
+      () => engine.trigger(),
+      registry.onBadRecord,
+    ),
+    leadership: new EtcdLeadership(etcd, registry.keys, session),
     writer: registry.scheduleWriter,
     bodies: registry.bodies,
     log,

@@ -4,22 +4,24 @@ import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MessageType } from 'dbus-next';
+import { Message, MessageType, sessionBus } from 'dbus-next';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BusClient } from '../../src/systemd/bus-client.js';
+import { ownerMatchRule, SignalSender } from '../../src/systemd/signal-sender.js';
 import {
   DBusClosedError,
   DBusTimeoutError,
   SystemdError,
 } from '../../src/systemd/systemd-error.js';
-import { DAEMON, method, startDaemon, startService } from './private-bus.js';
+import { DAEMON, method, SERVICE, startDaemon, startService } from './private-bus.js';
 
 const log = pino({ level: 'silent' });
 
 describe.skipIf(!existsSync(DAEMON))('BusClient', () => {
   let dir: string;
   let daemon: ChildProcess;
+  let address: string;
   let service: Awaited<ReturnType<typeof startService>>;
   let client: BusClient;
 
@@ -32,6 +34,7 @@ describe.skipIf(!existsSync(DAEMON))('BusClient', () => {
     dir = mkdtempSync(join(tmpdir(), 'fleet-bus-'));
     const started = await startDaemon(dir);
     daemon = started.daemon;
+    address = started.address;
     process.env.DBUS_SESSION_BUS_ADDRESS = started.address;
     service = await startService(started.address);
   });
@@ -109,6 +112,53 @@ describe.skipIf(!existsSync(DAEMON))('BusClient', () => {
     service.emit('Wanted');
     await new Promise((r) => setTimeout(r, 200));
     expect(seen.filter((s) => s.startsWith('org.example'))).toEqual(['org.example.Probe.Wanted']);
+  });
+
+  it('names the unique name owning a well-known name, and none for a name nobody owns', async () => {
+    connect();
+    // dbus-next sets `name` to the connection's unique name; its types.d.ts omits it.
+    const unique = (service.bus as unknown as { name: string }).name;
+    expect(unique).toMatch(/^:\d+\.\d+$/);
+    expect(await client.nameOwner(SERVICE)).toBe(unique);
+    expect(await client.nameOwner('org.example.Nobody')).toBeNull();
+  });
+
+  it("tells the owner's signals from an impostor's, and follows the name to its next owner", async () => {
+    connect();
+    const sender = new SignalSender(SERVICE);
+    const seen: string[] = [];
+    client.onSignal((signal) => {
+      const verdict = sender.judge(signal);
+      if (signal.interface === 'org.example.Probe') seen.push(`${signal.member}: ${verdict}`);
+    });
+    await client.addMatch(ownerMatchRule(SERVICE));
+    sender.ownedBy(await client.nameOwner(SERVICE));
+    await client.addMatch("type='signal',interface='org.example.Probe'");
+    const impostor = sessionBus({ busAddress: address });
+    try {
+      await new Promise((resolve) => impostor.once('connect', resolve));
+      impostor.send(
+        Message.newSignal('/org/example/Probe', 'org.example.Probe', 'Forged', 's', ['x']),
+      );
+      service.emit('Genuine');
+      await new Promise((r) => setTimeout(r, 200));
+      // The service goes and another takes its name, as systemd does when it re-executes.
+      service.bus.disconnect();
+      service = await startService(address);
+      service.emit('FromTheNextOwner');
+      impostor.send(
+        Message.newSignal('/org/example/Probe', 'org.example.Probe', 'Forged', 's', ['x']),
+      );
+      await new Promise((r) => setTimeout(r, 200));
+    } finally {
+      impostor.disconnect();
+    }
+    expect(seen.sort()).toEqual([
+      'Forged: stranger',
+      'Forged: stranger',
+      'FromTheNextOwner: owner',
+      'Genuine: owner',
+    ]);
   });
 
   it("relies on dbus-next's runtime message types, which its types.d.ts numbers wrongly", () => {

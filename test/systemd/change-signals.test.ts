@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { Signal } from '../../src/systemd/bus-client.js';
-import { CHANGE_MATCH_RULES, classifySignal } from '../../src/systemd/change-signals.js';
+import {
+  CHANGE_MATCH_RULES,
+  type ChangeSignal,
+  classifySignal,
+  watchChanges,
+} from '../../src/systemd/change-signals.js';
+import { SignalSender } from '../../src/systemd/signal-sender.js';
 
 function signal(path: string, iface: string, member: string, body: unknown[] = []): Signal {
   return { sender: ':1.3', path, interface: iface, member, body };
@@ -60,5 +66,46 @@ describe('change signals', () => {
     expect(
       classifySignal(signal('/org/freedesktop/DBus', 'org.freedesktop.DBus', 'NameAcquired')),
     ).toBeNull();
+  });
+});
+
+describe('watching changes', () => {
+  it("acts on systemd's signals only, and hands a stranger's to be logged", () => {
+    let deliver: (signal: Signal) => void = () => {};
+    const sender = new SignalSender('org.freedesktop.systemd1');
+    sender.ownedBy(':1.3');
+    const changes: ChangeSignal[] = [];
+    const strangers: string[] = [];
+    watchChanges(
+      { onSignal: (listener) => (deliver = listener) },
+      sender,
+      (change) => changes.push(change),
+      (stranger) => strangers.push(stranger.sender),
+    );
+    const changed = (who: string): Signal => ({
+      ...signal(UNIT_PATH, PROPS, 'PropertiesChanged', [
+        'org.freedesktop.systemd1.Unit',
+        { ActiveState: { signature: 's', value: 'failed' } },
+        [],
+      ]),
+      sender: who,
+    });
+    deliver(changed(':1.66'));
+    deliver({ ...signal(...MANAGER, 'Reloading', [false]), sender: ':1.66' });
+    deliver({
+      ...signal('/org/freedesktop/DBus', 'org.freedesktop.DBus', 'NameAcquired', [':1.9']),
+      sender: 'org.freedesktop.DBus',
+    });
+    expect(changes).toEqual([]);
+    expect(strangers).toEqual([':1.66', ':1.66']);
+    deliver(changed(':1.3'));
+    expect(changes).toEqual([
+      {
+        kind: 'unit-properties',
+        path: UNIT_PATH,
+        changed: { ActiveState: 'failed' },
+        invalidated: [],
+      },
+    ]);
   });
 });

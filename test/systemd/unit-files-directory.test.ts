@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -24,10 +24,34 @@ describe('UnitFilesDirectory', () => {
 
   afterEach(() => rmSync(root, { recursive: true, force: true }));
 
-  it('creates the directory 0755 and writes files 0644', async () => {
-    expect(statSync(dir.path).mode & 0o777).toBe(0o755);
+  const modeOf = (file: string) => statSync(file).mode & 0o777;
+
+  it('creates the directory 0755 and writes files 0640, unreadable by others', async () => {
+    expect(modeOf(dir.path)).toBe(0o755);
     expect(await dir.write('a.service', 'é\n')).toBe(3);
-    expect(statSync(dir.fileOf('a.service')).mode & 0o777).toBe(0o644);
+    expect(modeOf(dir.fileOf('a.service'))).toBe(0o640);
+  });
+
+  it('makes a file 0640 when it overwrites one that was readable by others', async () => {
+    writeFileSync(dir.fileOf('a.service'), 'old', { mode: 0o644 });
+    chmodSync(dir.fileOf('a.service'), 0o666);
+    await dir.write('a.service', 'new');
+    expect(modeOf(dir.fileOf('a.service'))).toBe(0o640);
+  });
+
+  it('takes the bits beyond 0640 from files already there at start, keeping stricter modes', async () => {
+    for (const [name, mode] of [
+      ['wide.service', 0o666],
+      ['old.service', 0o644],
+      ['strict.service', 0o600],
+    ] as const) {
+      writeFileSync(dir.fileOf(name), '');
+      chmodSync(dir.fileOf(name), mode);
+    }
+    await new UnitFilesDirectory(dir.path, pino({ level: 'silent' })).create();
+    expect(modeOf(dir.fileOf('wide.service'))).toBe(0o640);
+    expect(modeOf(dir.fileOf('old.service'))).toBe(0o640);
+    expect(modeOf(dir.fileOf('strict.service'))).toBe(0o600);
   });
 
   it('lists recognised unit files with the SHA-1 the unit model gives their text', async () => {

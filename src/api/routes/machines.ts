@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { errorMessage } from '../../error-message.js';
 import type { MetadataEdit } from '../../registry/model.js';
+import { noteAuditedMachines } from '../access/audit.js';
 import { toApiMachine } from '../entities.js';
 import { extractPage } from '../page-token.js';
 import { BodyDecodeError, decodeMetadataOps, type MetadataOp } from '../request-bodies.js';
@@ -86,6 +87,10 @@ async function patchMetadata(
     const [, machineID = '', key = ''] = METADATA_PATH.exec(op.path) ?? [];
     return { machineID, key, value: op.op === 'remove' ? null : op.value.value };
   });
+  noteAuditedMachines(
+    res,
+    edits.map((edit) => edit.machineID),
+  );
   try {
     await ctx.registry.machines.editMetadata(edits);
   } catch (err) {

@@ -18,6 +18,8 @@ export interface FlagSpec {
    * `--h`, `--key-file` and `--etcd-keyfile` to one variable each, so setting either sets both.
    */
   variable: string;
+  /** Left out of every help output, which is recorded byte for byte: our flags, not fleet's. */
+  hidden?: true;
 }
 
 function spec(kind: FlagKind, name: string, defaultText: string, usage: string, variable?: string) {
@@ -34,6 +36,11 @@ export function trueFlag(name: string, usage: string): FlagSpec {
 
 export function stringFlag(name: string, defaultText: string, usage: string, variable?: string) {
   return spec('string', name, defaultText, usage, variable);
+}
+
+/** A string flag of ours, which no help lists. */
+export function hiddenStringFlag(name: string, usage: string): FlagSpec {
+  return { ...spec('string', name, '', usage), hidden: true };
 }
 
 export function intFlag(name: string, defaultValue: number, usage: string): FlagSpec {

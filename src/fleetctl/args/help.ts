@@ -30,6 +30,7 @@ export class FlagOption extends Option {
       spec.usage,
     );
     this.helpGroup(heading);
+    if (spec.hidden === true) this.hideHelp();
   }
 }
 

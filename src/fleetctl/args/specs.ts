@@ -1,5 +1,13 @@
 import { DEFAULT_KEY_PREFIX } from '../../config/defaults.js';
-import { boolFlag, type FlagSpec, floatFlag, intFlag, stringFlag, trueFlag } from './flags.js';
+import {
+  boolFlag,
+  type FlagSpec,
+  floatFlag,
+  hiddenStringFlag,
+  intFlag,
+  stringFlag,
+  trueFlag,
+} from './flags.js';
 
 /**
  * fleetctl's command tree as fleet v1.0 declared it to cobra: names, usage lines, help texts
@@ -87,6 +95,10 @@ export const ROOT: CommandSpec = {
     stringFlag('etcd-keyfile', '', DEPRECATED_FLAG, 'key-file'),
     stringFlag('etcd-certfile', '', DEPRECATED_FLAG, 'cert-file'),
     stringFlag('etcd-cafile', '', DEPRECATED_FLAG, 'ca-file'),
+    hiddenStringFlag(
+      'token-file',
+      'File holding the bearer token sent to the fleet API (also FLEETCTL_TOKEN_FILE)',
+    ),
   ],
 };
 

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { Duplex } from 'node:stream';
 import type { EtcdDriverOptions } from '../../client/etcd-driver.js';
 import type { FleetClient } from '../../client/types.js';
+import { errorMessage } from '../../error-message.js';
 import { goPathError } from '../../go/path-error.js';
 import { quoteString } from '../../go/text.js';
 import { parseGoUrl } from '../../go/url-parse.js';
@@ -10,6 +11,7 @@ import { DEFAULT_ENDPOINT } from '../args/specs.js';
 import type { Logger } from '../log.js';
 import type { Output } from '../output.js';
 import { type SshConnector, type SshOptions, tunnelAddress } from '../remote/ssh.js';
+import { readTokenFile } from './token-file.js';
 import { latestVersion, versionWarning } from './version-check.js';
 
 const LOG_SOURCE = 'create-client.ts';
@@ -24,6 +26,8 @@ export interface ClientOptions {
   caFile: string;
   certFile: string;
   keyFile: string;
+  /** The file holding the API's bearer token; empty for none. */
+  tokenFile: string;
   tunnel: string;
   ssh: Omit<SshOptions, 'address' | 'tunnel' | 'agentForwarding'>;
 }
@@ -38,6 +42,7 @@ export function clientOptions(flags: FlagValues, home: string): ClientOptions {
     caFile: flags.string('ca-file'),
     certFile: flags.string('cert-file'),
     keyFile: flags.string('key-file'),
+    tokenFile: flags.string('token-file'),
     tunnel: tunnelAddress(flags.string('tunnel')),
     ssh: {
       user: flags.string('ssh-username'),
@@ -56,6 +61,8 @@ export interface HttpClientOptions {
   caFile: string;
   certFile: string;
   keyFile: string;
+  /** Sent as `Authorization: Bearer <token>` with every request. */
+  token?: string;
   /** With `--tunnel`: opens each connection through the SSH bastion instead. */
   createConnection?: () => Promise<Duplex>;
 }
@@ -161,6 +168,7 @@ async function prepareApiClient(
   const viaSocket = url.scheme === 'unix' || url.scheme === 'file';
 
   const tunnel = await openTunnel(options, services, url, viaSocket);
+  let token: string | undefined;
   try {
     if (viaSocket && url.host !== '') {
       // Usually a missing slash: "unix://var/run/fleet.sock" names host "var".
@@ -169,6 +177,7 @@ async function prepareApiClient(
       );
     }
     await checkTlsFiles(options);
+    token = options.tokenFile === '' ? undefined : await readTokenFile(options.tokenFile);
   } catch (err) {
     await tunnel?.close();
     throw err;
@@ -179,6 +188,7 @@ async function prepareApiClient(
     caFile: options.caFile,
     certFile: options.certFile,
     keyFile: options.keyFile,
+    ...(token === undefined ? {} : { token }),
     ...(tunnel === undefined ? {} : { createConnection: tunnel.createConnection }),
   };
   // fleet builds its HTTP client without contacting the API; loading ours waits for the
@@ -242,7 +252,7 @@ async function openTunnel(
       agentForwarding: true,
     });
   } catch (err) {
-    throw new Error(`failed initializing SSH client: ${(err as Error).message}`);
+    throw new Error(`failed initializing SSH client: ${errorMessage(err)}`);
   }
   const close = () => session.close();
   if (viaSocket) {
@@ -279,6 +289,14 @@ async function prepareEtcdClient(
 ): Promise<() => Promise<FleetClient>> {
   const endpoints = options.endpoint.split(',');
   for (const endpoint of endpoints) parseGoUrl(endpoint);
+  if (options.tokenFile !== '') {
+    // etcd knows nothing of the API's tokens. A warning, not an error: FLEETCTL_TOKEN_FILE
+    // is usually set once for a shell, which may still use the etcd driver now and then.
+    services.log.warning(
+      LOG_SOURCE,
+      'the token file applies to the API driver only; the etcd driver ignores it',
+    );
+  }
   if (options.tunnel !== '') {
     // fleet reaches etcd by TCP forwarding through the bastion. Connecting to the bastion
     // reports its errors as fleet did; the forwarding of etcd3's gRPC channels is not
@@ -292,7 +310,7 @@ async function prepareEtcdClient(
         agentForwarding: false,
       });
     } catch (err) {
-      throw new Error(`failed initializing SSH client: ${(err as Error).message}`);
+      throw new Error(`failed initializing SSH client: ${errorMessage(err)}`);
     }
     await session.close();
     throw new Error('the etcd driver cannot reach etcd through --tunnel yet');
@@ -322,7 +340,7 @@ async function warnIfOutdated(client: EtcdFleetClient, services: ClientServices)
   } catch (err) {
     services.log.error(
       LOG_SOURCE,
-      `error attempting to check latest fleet version in Registry: ${(err as Error).message}`,
+      `error attempting to check latest fleet version in Registry: ${errorMessage(err)}`,
     );
   }
 }

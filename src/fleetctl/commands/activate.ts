@@ -1,3 +1,4 @@
+import { errorMessage } from '../../error-message.js';
 import type { CommandContext } from '../context.js';
 import { lazyCreateUnits } from '../units/lazy-create.js';
 import { setTargetStates } from '../units/target-state.js';
@@ -30,7 +31,7 @@ export async function activate(
   try {
     lastRead = await lazyCreateUnits(context, context.args);
   } catch (err) {
-    context.stderr.write(`Error creating units: ${(err as Error).message}\n`);
+    context.stderr.write(`Error creating units: ${errorMessage(err)}\n`);
     return { exit: 1 };
   }
   let triggered: Awaited<ReturnType<typeof setTargetStates>>;
@@ -42,7 +43,7 @@ export async function activate(
       lastRead,
     );
   } catch (err) {
-    context.stderr.write(`Error ${activation.gerund} units: ${(err as Error).message}\n`);
+    context.stderr.write(`Error ${activation.gerund} units: ${errorMessage(err)}\n`);
     return { exit: 1 };
   }
   const waited: string[] = [];

@@ -1,3 +1,4 @@
+import { errorMessage } from '../../error-message.js';
 import type { CommandRun } from '../context.js';
 import { registryUnitsNamed } from '../units/registry-units.js';
 import { blockAttempts, NO_BLOCK, pollAttempts } from '../units/wait.js';
@@ -34,7 +35,7 @@ export const run: CommandRun = async (context) => {
       await context.client.destroyUnit(unit.name);
     } catch (err) {
       if (isUnitNotFound(err)) continue;
-      context.stderr.write(`Error destroying units: ${(err as Error).message}\n`);
+      context.stderr.write(`Error destroying units: ${errorMessage(err)}\n`);
       exit = 1;
       continue;
     }
@@ -43,7 +44,7 @@ export const run: CommandRun = async (context) => {
         const gone = async () => (await context.client.unit(unit.name)) === null;
         await pollAttempts(gone, attempts, context.timing);
       } catch (err) {
-        context.stderr.write(`Error destroying units: ${(err as Error).message}\n`);
+        context.stderr.write(`Error destroying units: ${errorMessage(err)}\n`);
         exit = 1;
       }
     }

@@ -1,4 +1,5 @@
 import type { ApiUnit } from '../../api/schema.js';
+import { errorMessage } from '../../error-message.js';
 import type { CommandRun } from '../context.js';
 import { commandLine } from '../remote/run-command.js';
 import { isGlobal, unitName } from '../units/unit-arguments.js';
@@ -14,7 +15,7 @@ export const run: CommandRun = async (context) => {
   try {
     unit = await context.client.unit(name);
   } catch (err) {
-    context.stderr.write(`Error retrieving unit ${name}: ${(err as Error).message}\n`);
+    context.stderr.write(`Error retrieving unit ${name}: ${errorMessage(err)}\n`);
     return 1;
   }
   if (unit === null) {

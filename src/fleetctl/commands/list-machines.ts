@@ -1,4 +1,5 @@
 import type { ApiMachine } from '../../api/schema.js';
+import { errorMessage } from '../../error-message.js';
 import { LIST_MACHINES_FIELDS } from '../args/specs.js';
 import type { CommandRun } from '../context.js';
 import { machineIdLegend } from '../units/machines.js';
@@ -42,7 +43,7 @@ export const run: CommandRun = async (context) => {
     machines = await context.client.machines();
   } catch (err) {
     context.stderr.write(
-      `Error retrieving list of active machines from fleet API (${(err as Error).message})\n` +
+      `Error retrieving list of active machines from fleet API (${errorMessage(err)})\n` +
         'Possible issues:\n' +
         '  etcd is unhealthy and/or lost quorum\n' +
         '  connection cannot be established to any etcd servers\n',

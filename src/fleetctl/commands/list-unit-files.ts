@@ -1,4 +1,5 @@
 import type { ApiUnit } from '../../api/schema.js';
+import { errorMessage } from '../../error-message.js';
 import { isGlobalUnit } from '../../job/requirements.js';
 import type { UnitFile } from '../../unit/unit-file.js';
 import { LIST_UNIT_FILES_FIELDS } from '../args/specs.js';
@@ -21,9 +22,7 @@ export const run: CommandRun = async (context) => {
   try {
     units = await context.client.units();
   } catch (err) {
-    context.stderr.write(
-      `Error retrieving list of units from repository: ${(err as Error).message}\n`,
-    );
+    context.stderr.write(`Error retrieving list of units from repository: ${errorMessage(err)}\n`);
     return 1;
   }
   const full = context.flags.bool('full');

@@ -1,4 +1,5 @@
 import type { ApiUnitState } from '../../api/schema.js';
+import { errorMessage } from '../../error-message.js';
 import { LIST_UNITS_FIELDS } from '../args/specs.js';
 import type { CommandContext, CommandRun } from '../context.js';
 import { machineFullLegend } from '../units/machines.js';
@@ -14,9 +15,7 @@ export const run: CommandRun = async (context) => {
   try {
     states = await context.client.unitStates();
   } catch (err) {
-    context.stderr.write(
-      `Error retrieving list of units from repository: ${(err as Error).message}\n`,
-    );
+    context.stderr.write(`Error retrieving list of units from repository: ${errorMessage(err)}\n`);
     return 1;
   }
   const full = context.flags.bool('full');

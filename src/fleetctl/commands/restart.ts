@@ -1,4 +1,5 @@
 import type { ApiUnit } from '../../api/schema.js';
+import { errorMessage } from '../../error-message.js';
 import type { CommandContext, CommandRun } from '../context.js';
 import { quotedCommand } from '../remote/run-command.js';
 import { lazyCreateUnits } from '../units/lazy-create.js';
@@ -21,7 +22,7 @@ export const run: CommandRun = async (context) => {
   try {
     await lazyCreateUnits(context, context.args);
   } catch (err) {
-    context.stderr.write(`Error creating units: ${(err as Error).message}\n`);
+    context.stderr.write(`Error creating units: ${errorMessage(err)}\n`);
     return 1;
   }
 
@@ -58,9 +59,7 @@ async function setStateAndWait(
   try {
     await context.client.setUnitTargetState(name, state);
   } catch (err) {
-    context.stderr.write(
-      `Error setting target state for unit ${name}: ${(err as Error).message}\n`,
-    );
+    context.stderr.write(`Error setting target state for unit ${name}: ${errorMessage(err)}\n`);
     return false;
   }
   const failure = await tryWaitForUnitStates(context, [name], 'restart', state, attempts);

@@ -1,3 +1,4 @@
+import { errorMessage } from '../../error-message.js';
 import type { CommandContext, CommandRun } from '../context.js';
 import { joinHostPort } from '../remote/ssh.js';
 import { isGlobal, unitName } from '../units/unit-arguments.js';
@@ -68,7 +69,7 @@ export const run: CommandRun = async (context) => {
       args = args.slice(1);
     }
   } catch (err) {
-    context.stderr.write(`Unable to proceed: ${(err as Error).message}\n`);
+    context.stderr.write(`Unable to proceed: ${errorMessage(err)}\n`);
     return 1;
   }
   if (address === '') {
@@ -82,7 +83,7 @@ export const run: CommandRun = async (context) => {
   try {
     session = await openSession(context, joinHostPort(address, flags.number('ssh-port')));
   } catch (err) {
-    context.stderr.write(`Failed building SSH client: ${(err as Error).message}\n`);
+    context.stderr.write(`Failed building SSH client: ${errorMessage(err)}\n`);
     return 1;
   }
   try {
@@ -90,7 +91,7 @@ export const run: CommandRun = async (context) => {
       try {
         return await session.execute(args.join(' '), context);
       } catch (err) {
-        context.stderr.write(`Failed running command over SSH: ${(err as Error).message}\n`);
+        context.stderr.write(`Failed running command over SSH: ${errorMessage(err)}\n`);
         return -1;
       }
     }
@@ -98,7 +99,7 @@ export const run: CommandRun = async (context) => {
       await session.shell(context);
       return 0;
     } catch (err) {
-      context.stderr.write(`Failed opening shell over SSH: ${(err as Error).message}\n`);
+      context.stderr.write(`Failed opening shell over SSH: ${errorMessage(err)}\n`);
       return 1;
     }
   } finally {

@@ -1,3 +1,4 @@
+import { errorMessage } from '../../error-message.js';
 import type { CommandRun } from '../context.js';
 import { lazyCreateUnits } from '../units/lazy-create.js';
 
@@ -10,7 +11,7 @@ export const run: CommandRun = async (context) => {
   try {
     await lazyCreateUnits(context, context.args);
   } catch (err) {
-    context.stderr.write(`Error creating units: ${(err as Error).message}\n`);
+    context.stderr.write(`Error creating units: ${errorMessage(err)}\n`);
     return 1;
   }
   return 0;

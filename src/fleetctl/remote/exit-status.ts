@@ -1,3 +1,5 @@
+import { errorMessage } from '../../error-message.js';
+
 /** How a remote command ended, as the server said (`exit-status` or `exit-signal`). */
 export interface RemoteExit {
   code: number | null;
@@ -41,7 +43,7 @@ export function exitMessage(exit: RemoteExit | undefined): string | null {
   try {
     status = exitStatus(exit);
   } catch (err) {
-    return (err as Error).message;
+    return errorMessage(err);
   }
   if (status === 0) return null;
   let message = `Process exited with status ${status}`;

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { errorMessage } from '../../error-message.js';
 import type { Logger } from '../log.js';
 import type { Output } from '../output.js';
 import { readLine } from './read-line.js';
@@ -319,7 +320,7 @@ export class HostKeyCheck {
       } catch (err) {
         this.services.log.error(
           LOG_SOURCE,
-          `Failed to parse address ${address}: ${(err as Error).message}`,
+          `Failed to parse address ${address}: ${errorMessage(err)}`,
         );
         return [];
       }
@@ -343,7 +344,7 @@ export class HostKeyCheck {
     try {
       address = knownHostsAddress(remoteAddress);
     } catch (err) {
-      return { ok: false, error: (err as Error).message };
+      return { ok: false, error: errorMessage(err) };
     }
     const key = parsePublicKey(blob);
     const type = key?.type ?? wireStrings(blob)?.[0]?.toString('latin1') ?? '';

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
+import { errorMessage } from '../../error-message.js';
 import { quoteString } from '../../go/text.js';
 import type { Output } from '../output.js';
 import type { MachineCache } from '../units/machines.js';
@@ -67,7 +68,7 @@ export class MachineCommandRunner implements CommandRunner {
       if (machine === null) throw new Error(`machine ${machineID} is not in the cluster`);
       address = joinHostPort(machine.primaryIP ?? '', sshPort);
     } catch (err) {
-      stderr.write(`Error getting machine IP: ${(err as Error).message}\n`);
+      stderr.write(`Error getting machine IP: ${errorMessage(err)}\n`);
       return 1;
     }
     let session: Awaited<ReturnType<SshConnector['connect']>>;
@@ -78,13 +79,13 @@ export class MachineCommandRunner implements CommandRunner {
         agentForwarding: false,
       });
     } catch (err) {
-      stderr.write(`Unable to SSH to remote host: ${(err as Error).message}\n`);
+      stderr.write(`Unable to SSH to remote host: ${errorMessage(err)}\n`);
       return -1;
     }
     try {
       return await session.execute(command.line, this.services);
     } catch (err) {
-      stderr.write(`Error running remote command: ${(err as Error).message}\n`);
+      stderr.write(`Error running remote command: ${errorMessage(err)}\n`);
       return -1;
     } finally {
       await session.close();

@@ -8,6 +8,7 @@ import ssh2, {
   type PseudoTtyOptions,
   type Client as Ssh2Client,
 } from 'ssh2';
+import { errorMessage } from '../../error-message.js';
 import { ChannelSocket } from './channel-socket.js';
 import { exitOnClose, exitStatus, type RemoteExit } from './exit-status.js';
 import { HostKeyChecker, splitHostPort, type Verdict } from './known-hosts.js';
@@ -150,7 +151,7 @@ async function dialTcp(address: string, opened: (socket: Socket) => void): Promi
   try {
     [ip, port] = await resolveAddress(address);
   } catch (err) {
-    throw new Error(`dial tcp: ${(err as Error).message}`);
+    throw new Error(`dial tcp: ${errorMessage(err)}`);
   }
   return new Promise((resolve, reject) => {
     const socket = netConnect({ host: ip, port });

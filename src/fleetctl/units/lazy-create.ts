@@ -1,5 +1,6 @@
 import { posix } from 'node:path';
 import type { ApiUnit } from '../../api/schema.js';
+import { errorMessage } from '../../error-message.js';
 import { quoteString } from '../../go/text.js';
 import { unrecognizedRequirements } from '../../job/requirements.js';
 import { validateUnitOptions } from '../../job/validate-options.js';
@@ -189,7 +190,7 @@ class UnitCreator {
     try {
       unit = await this.context.client.unit(name);
     } catch (err) {
-      throw new Error(`error retrieving Unit(${name}) from Registry: ${(err as Error).message}`);
+      throw new Error(`error retrieving Unit(${name}) from Registry: ${errorMessage(err)}`);
     }
     if (unit === null) {
       if (this.replace)
@@ -284,7 +285,7 @@ class UnitCreator {
       try {
         return await this.local.read(arg);
       } catch (err) {
-        throw new Error(`failed getting Unit(${arg}) from file: ${(err as Error).message}`);
+        throw new Error(`failed getting Unit(${arg}) from file: ${errorMessage(err)}`);
       }
     }
     const info = unitNameInfo(name);
@@ -294,7 +295,7 @@ class UnitCreator {
     try {
       return await this.templateFile(info, arg);
     } catch (err) {
-      throw new Error(`failed getting Unit(${arg}) from template: ${(err as Error).message}`);
+      throw new Error(`failed getting Unit(${arg}) from template: ${errorMessage(err)}`);
     }
   }
 
@@ -305,7 +306,7 @@ class UnitCreator {
       template = await this.shared.template(info.template);
     } catch (err) {
       throw new Error(
-        `error retrieving template Unit(${info.template}) from Registry: ${(err as Error).message}`,
+        `error retrieving template Unit(${info.template}) from Registry: ${errorMessage(err)}`,
       );
     }
     if (template !== null) {
@@ -324,7 +325,7 @@ class UnitCreator {
       return await local.read();
     } catch (err) {
       throw new Error(
-        `unable to load template Unit(${info.template}) from file: ${(err as Error).message}`,
+        `unable to load template Unit(${info.template}) from file: ${errorMessage(err)}`,
       );
     }
   }
@@ -349,7 +350,7 @@ class UnitCreator {
     try {
       await this.context.client.createUnit({ name, options: [...unitFile.options] });
     } catch (err) {
-      throw new Error(`failed creating unit ${name}: ${(err as Error).message}`);
+      throw new Error(`failed creating unit ${name}: ${errorMessage(err)}`);
     }
     this.context.log.debug(LOG_SOURCE, `Created Unit(${name}) in Registry`);
   }

@@ -1,4 +1,5 @@
 import type { ApiUnit } from '../../api/schema.js';
+import { errorMessage } from '../../error-message.js';
 import type { CommandContext } from '../context.js';
 import { selectUnits } from './unit-arguments.js';
 
@@ -22,7 +23,7 @@ export async function registryUnitsNamed(
   try {
     units = selectUnits(await context.client.units(), context.args);
   } catch (err) {
-    context.stderr.write(`${(err as Error).message}\n`);
+    context.stderr.write(`${errorMessage(err)}\n`);
     return { exitCode: 1 };
   }
   if (!allowNone && units.length === 0) {

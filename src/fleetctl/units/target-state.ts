@@ -1,4 +1,5 @@
 import type { ApiUnit } from '../../api/schema.js';
+import { errorMessage } from '../../error-message.js';
 import type { CommandContext } from '../context.js';
 import { type OrderedJob, runInOrder, UNITS_IN_FLIGHT } from './ordered-jobs.js';
 
@@ -34,7 +35,7 @@ export async function setTargetStates(
         try {
           unit = known ?? (await context.client.unit(name));
         } catch (err) {
-          throw new Error(`error retrieving unit ${name} from registry: ${(err as Error).message}`);
+          throw new Error(`error retrieving unit ${name} from registry: ${errorMessage(err)}`);
         }
         if (unit === null) throw new Error(`unable to find unit ${name}`);
         if (unit.desiredState === state) {

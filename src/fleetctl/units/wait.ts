@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ApiUnit } from '../../api/schema.js';
+import { errorMessage } from '../../error-message.js';
 import type { FlagValues } from '../args/flags.js';
 import type { CommandContext, Timing } from '../context.js';
 import { machineFullLegend } from './machines.js';
@@ -72,7 +73,7 @@ async function reportIfReached(
   } catch (err) {
     context.log.warning(
       LOG_SOURCE,
-      `Error retrieving Unit(${name}) from Registry: ${(err as Error).message}`,
+      `Error retrieving Unit(${name}) from Registry: ${errorMessage(err)}`,
     );
     return false;
   }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Etcd3 } from 'etcd3';
 import type { RegistryKeys } from '../../../src/registry/keys.js';
-import { MachineSession } from '../../../src/registry/machine-session.js';
+import { EtcdPresenceLease } from '../../../src/registry/machine-presence.js';
 
 /** Registers a machine as fleetd does; close the session to make it leave. */
 export function registerMachine(
@@ -9,8 +9,8 @@ export function registerMachine(
   keys: RegistryKeys,
   id: string,
   metadata: Record<string, string>,
-): Promise<MachineSession> {
-  return MachineSession.open(
+): Promise<EtcdPresenceLease> {
+  return EtcdPresenceLease.open(
     etcd,
     keys,
     {

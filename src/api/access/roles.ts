@@ -1,0 +1,74 @@
+import { matchesUnitGlob } from './unit-glob.js';
+
+/** Ordered: each role may do all that the ones before it may. */
+export const ROLES = ['read', 'operate', 'admin'] as const;
+export type Role = (typeof ROLES)[number];
+
+/** What a caller was granted; `units` limits an `operate` grant's writes to matching names. */
+export interface Grant {
+  role: Role;
+  units: readonly string[] | null;
+}
+
+/** What a request asks to do, as far as access is concerned. */
+export type RequestedAction =
+  | { kind: 'read' }
+  | { kind: 'unit-write'; unit: string }
+  | { kind: 'admin' };
+
+const UNIT_ITEM_PREFIXES = [
+  ['fleet', 'v1', 'units'],
+  ['v1-alpha', 'units'],
+] as const;
+
+/**
+ * The action of a request, from its method and its decoded path segments. Reads are GET and
+ * HEAD; unit writes are PUT and DELETE of one unit; everything else (machine metadata,
+ * methods no route takes) needs `admin`, so that nothing new is writable by mistake.
+ */
+export function requestedAction(method: string, segments: readonly string[]): RequestedAction {
+  if (method === 'GET' || method === 'HEAD') return { kind: 'read' };
+  if (method === 'PUT' || method === 'DELETE') {
+    for (const prefix of UNIT_ITEM_PREFIXES) {
+      const rest = segments.slice(prefix.length);
+      if (rest.length === 1 && prefix.every((segment, i) => segments[i] === segment)) {
+        return { kind: 'unit-write', unit: rest[0] ?? '' };
+      }
+    }
+  }
+  return { kind: 'admin' };
+}
+
+function rank(role: Role): number {
+  return ROLES.indexOf(role);
+}
+
+function grantAllows(grant: Grant, action: RequestedAction): boolean {
+  switch (action.kind) {
+    case 'read':
+      return true;
+    case 'admin':
+      return grant.role === 'admin';
+    case 'unit-write':
+      if (rank(grant.role) < rank('operate')) return false;
+      if (grant.role === 'admin' || grant.units === null) return true;
+      return grant.units.some((glob) => matchesUnitGlob(glob, action.unit));
+  }
+}
+
+/** Whether any of the caller's grants allows the action. */
+export function grantsAllow(grants: readonly Grant[], action: RequestedAction): boolean {
+  return grants.some((grant) => grantAllows(grant, action));
+}
+
+/** The refusal's message: what was asked and which role it needs. */
+export function refusalReason(action: RequestedAction): string {
+  switch (action.kind) {
+    case 'read':
+      return 'reading needs the read role';
+    case 'admin':
+      return 'this request needs the admin role';
+    case 'unit-write':
+      return `writing unit ${JSON.stringify(action.unit)} needs the operate role for a glob matching it`;
+  }
+}

@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import {
+  type Grant,
+  grantsAllow,
+  type RequestedAction,
+  requestedAction,
+} from '../../../src/api/access/roles.js';
+
+describe('what a request asks to do', () => {
+  it.each([
+    ['GET', '/fleet/v1/units', { kind: 'read' }],
+    ['HEAD', '/metrics', { kind: 'read' }],
+    ['GET', '/fleet/v1/units/db.service', { kind: 'read' }],
+    ['PUT', '/fleet/v1/units/web-1.service', { kind: 'unit-write', unit: 'web-1.service' }],
+    ['DELETE', '/fleet/v1/units/db.service', { kind: 'unit-write', unit: 'db.service' }],
+    ['PUT', '/v1-alpha/units/web-1.service', { kind: 'unit-write', unit: 'web-1.service' }],
+    ['PATCH', '/fleet/v1/machines', { kind: 'admin' }],
+    ['POST', '/fleet/v1/units', { kind: 'admin' }],
+    ['PUT', '/fleet/v1/units', { kind: 'admin' }],
+    ['PUT', '/fleet/v1/state/web-1.service', { kind: 'admin' }],
+    ['PUT', '/fleet/v1/units/a/b', { kind: 'admin' }],
+  ] as const)('%s %s', (method, path, expected) => {
+    expect(requestedAction(method, path.split('/').slice(1))).toEqual(expected);
+  });
+});
+
+describe('role decisions: admin ⊃ operate ⊃ read, operate optionally limited to globs', () => {
+  const read: Grant = { role: 'read', units: null };
+  const operate: Grant = { role: 'operate', units: null };
+  const operateWeb: Grant = { role: 'operate', units: ['web-*'] };
+  const admin: Grant = { role: 'admin', units: null };
+  const list: RequestedAction = { kind: 'read' };
+  const writeWeb: RequestedAction = { kind: 'unit-write', unit: 'web-1.service' };
+  const writeDb: RequestedAction = { kind: 'unit-write', unit: 'db.service' };
+  const patch: RequestedAction = { kind: 'admin' };
+
+  it.each([
+    ['read', [read], list, true],
+    ['read', [read], writeWeb, false],
+    ['read', [read], patch, false],
+    ['operate', [operate], list, true],
+    ['operate', [operate], writeDb, true],
+    ['operate', [operate], patch, false],
+    ['operate web-*', [operateWeb], list, true],
+    ['operate web-*', [operateWeb], writeWeb, true],
+    ['operate web-*', [operateWeb], writeDb, false],
+    ['operate web-*', [operateWeb], patch, false],
+    ['admin', [admin], writeDb, true],
+    ['admin', [admin], patch, true],
+    ['read and operate web-*', [read, operateWeb], writeWeb, true],
+    ['no grant', [], list, false],
+  ] as const)('%s on %j: %s', (_name, grants, action, expected) => {
+    expect(grantsAllow(grants, action)).toBe(expected);
+  });
+});
