@@ -37,14 +37,16 @@ A local fleet cluster: real systemd machines on this host, each running this che
 as fleet.service + fleet.socket, against one etcd. Needs root. See docs/cluster.md.
 
 Commands:
-  up [--machines N] [--names a,b,c] [--metadata k=v,...]
-                          boot the machines (m1..m3 by default) and start fleet on each
+  up [--machines N] [--names a,b,c] [--metadata k=v,...] [--secure]
+                          boot the machines (m1..m3 by default) and start fleet on each;
+                          --secure: the TCP API with TLS, client certificates and tokens
   up --conformance        machines r1, r2, r3 with metadata name=rN and public IP 127.0.0.1
   down                    remove the cluster: processes, mounts, network namespace, cgroups
   ls                      one line per machine: name, machine ID, address, state
   exec MACHINE -- CMD...  run a command inside a machine (exit status propagated)
-  fleetctl [--machine M] -- ARGS...
-                          run this checkout's fleetctl against the cluster
+  fleetctl [--machine M] [--token] -- ARGS...
+                          run this checkout's fleetctl against the cluster (a secure
+                          one: over TLS with the admin certificate, or the operate token)
   stop-fleet MACHINE      systemctl stop fleet inside a machine (a graceful stop)
   start-fleet MACHINE     systemctl start fleet inside a machine
   kill MACHINE            power a machine off hard (SIGKILL to its PID 1)
@@ -126,11 +128,12 @@ function columns(rows: string[][]): string {
 }
 
 /** Runs argv with the caller's terminal; resolves with a shell-style exit status. */
-function interactive(argv: string[], cwd?: string): Promise<number> {
+function interactive(argv: string[], cwd?: string, env?: NodeJS.ProcessEnv): Promise<number> {
   return new Promise((res) => {
     const child = spawn(argv[0]!, argv.slice(1), {
       stdio: 'inherit',
       ...(cwd !== undefined && { cwd }),
+      ...(env !== undefined && { env }),
     });
     const forward = (sig: NodeJS.Signals) => () => child.kill(sig);
     const handlers = (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((s) => {
@@ -186,6 +189,9 @@ async function up(cluster: string, args: string[]): Promise<number> {
         break;
       case '--conformance':
         req.conformance = true;
+        break;
+      case '--secure':
+        req.secure = true;
         break;
       default:
         throw new UsageError(`up: unknown option ${a}`);
@@ -270,9 +276,24 @@ function printUp(state: ClusterState): void {
   process.stdout.write(columns(rows));
   const first = state.machines[0];
   const flag = state.cluster === 'default' ? '' : ` --cluster ${state.cluster}`;
+  const secure = state.secure;
+  if (secure === undefined || first === undefined) {
+    process.stdout.write(
+      `\nfleetctl:  npm run cluster --${flag} fleetctl -- list-machines\n` +
+        `      or:  ${FLEETCTL} --endpoint ${first?.endpoint ?? ''} list-machines\n` +
+        `tear down: npm run cluster --${flag} down\n`,
+    );
+    return;
+  }
   process.stdout.write(
-    `\nfleetctl:  npm run cluster --${flag} fleetctl -- list-machines\n` +
-      `      or:  ${FLEETCTL} --endpoint ${first?.endpoint ?? ''} list-machines\n` +
+    `\nTLS API:   ${first.tlsEndpoint ?? ''} (and each machine's address; ` +
+      `reachable from the network namespace ${state.harness?.netns ?? ''})\n` +
+      `CA:        ${state.pki?.ca ?? ''}\n` +
+      `admin:     --cert-file ${secure.cert} --key-file ${secure.key}\n` +
+      `operate:   FLEETCTL_TOKEN_FILE=${secure.tokenFile}\n` +
+      `fleetctl:  npm run cluster --${flag} fleetctl -- list-machines   (as admin)\n` +
+      `           npm run cluster --${flag} fleetctl --token -- list-units   (the operate token)\n` +
+      `      or:  ${FLEETCTL} --endpoint ${first.endpoint} list-machines   (unix socket)\n` +
       `tear down: npm run cluster --${flag} down\n`,
   );
 }
@@ -375,17 +396,47 @@ function apiMachine(state: ClusterState, name: string | undefined): MachineState
 async function fleetctl(cluster: string, args: string[]): Promise<number> {
   const [before, rest] = splitDashDash(args);
   let machine: string | undefined;
+  let token = false;
   for (let i = 0; i < before.length; i++) {
     const a = before[i]!;
     if (a === '--machine') machine = takeValue(before, i++, a);
     else if (a.startsWith('--machine=')) machine = a.slice('--machine='.length);
+    else if (a === '--token') token = true;
     else throw new UsageError(`fleetctl: put fleetctl's arguments after --: fleetctl -- ${a}`);
   }
   const { state } = loadState(cluster);
   const m = apiMachine(state, machine);
+  const secure = state.secure;
+  if (secure === undefined) {
+    if (token) fail('--token needs a cluster started with up --secure');
+    return interactive(
+      [process.execPath, FLEETCTL, `--endpoint=${m.endpoint}`, ...(rest ?? [])],
+      callerCwd(),
+    );
+  }
+  // Machine addresses are reachable only from the cluster's network namespace.
+  const netns = state.harness?.netns;
+  if (netns === undefined || m.tlsEndpoint === undefined || state.pki === undefined) {
+    fail(`cluster ${cluster} was recorded without its TLS endpoints`);
+  }
+  const credentials = token ? [] : [`--cert-file=${secure.cert}`, `--key-file=${secure.key}`];
+  const env = { ...process.env };
+  if (token) env.FLEETCTL_TOKEN_FILE = secure.tokenFile;
   return interactive(
-    [process.execPath, FLEETCTL, `--endpoint=${m.endpoint}`, ...(rest ?? [])],
+    [
+      'ip',
+      'netns',
+      'exec',
+      netns,
+      process.execPath,
+      FLEETCTL,
+      `--endpoint=${m.tlsEndpoint}`,
+      `--ca-file=${state.pki.ca}`,
+      ...credentials,
+      ...(rest ?? []),
+    ],
     callerCwd(),
+    env,
   );
 }
 

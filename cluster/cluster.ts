@@ -39,7 +39,13 @@ import {
   waitFor,
 } from './api.js';
 import { EtcdMembers } from './etcd-members.js';
-import { apiEndpoint, apiSocketPath, machineFiles } from './fleet-units.js';
+import { apiEndpoint, apiSocketPath, machineFiles, tlsEndpoint } from './fleet-units.js';
+import {
+  ACCESS_FILE,
+  ClusterPki,
+  type MachineCertificate,
+  machineCertificateFiles,
+} from './pki.js';
 import { installSsh, regenerateHostKeys, type SshOptions, setAuthorizedKeys } from './ssh.js';
 
 export interface MachineSpec {
@@ -85,6 +91,17 @@ export interface ClusterOptions {
    * 500, passwordless sudo) taking these keys (see ssh.ts). Default off.
    */
   ssh?: boolean | SshOptions;
+  /**
+   * The cluster's CA (default: a new one in the harness state directory). Every machine gets a
+   * certificate of it, `CN=<machine ID>, O=fleet-peer` (see pki.ts).
+   */
+  pki?: ClusterPki;
+  /**
+   * fleet-tcp.socket serves TLS with the machine's certificate and authenticates callers by a
+   * certificate of the cluster CA or a token, as this access file (JSON text) grants. Default:
+   * plain TCP with `api_insecure_tcp=true`, as the tests of the original's behaviour need.
+   */
+  secure?: { accessFile: string };
 }
 
 /** The topology the conformance transcripts were recorded on (test/fixtures/conformance/README.md). */
@@ -103,6 +120,8 @@ export class ClusterMachine {
   fleetRunning = false;
   /** Set by Cluster.setMachineId: /etc/machine-id was rewritten after boot. */
   idOverride: string | undefined;
+  /** Its certificate on the host, made when fleet was installed (for the machine ID it had then). */
+  certificate: MachineCertificate | undefined;
 
   constructor(
     readonly index: number,
@@ -136,6 +155,10 @@ export class ClusterMachine {
   get socketPath(): string {
     return apiSocketPath(this.pid);
   }
+  /** fleet-tcp.socket's URL, from the harness network namespace (TLS in a secure cluster). */
+  get tlsEndpoint(): string {
+    return tlsEndpoint(this.ip);
+  }
 }
 
 /** What a `where` argument may be: a member, its name, or the host itself. */
@@ -163,6 +186,7 @@ export class Cluster {
     readonly name: string,
     readonly network: Network,
     readonly etcd: EtcdServer,
+    readonly pki: ClusterPki,
     private readonly options: ClusterOptions,
     members: readonly EtcdMember[] = [],
   ) {
@@ -185,7 +209,8 @@ export class Cluster {
           ? await startEtcdCluster(network, { members: options.etcdMembers! })
           : [];
       const etcd = members[0] ?? (await startEtcdInNamespace(network));
-      const cluster = new Cluster(name, network, etcd, options, members);
+      const pki = options.pki ?? ClusterPki.create(join(network.stateDir, 'pki'));
+      const cluster = new Cluster(name, network, etcd, pki, options, members);
       const specs = normaliseSpecs(options.machines ?? 3);
       const deadline = Date.now() + (options.timeoutMs ?? 120_000);
       await Promise.all(
@@ -282,9 +307,17 @@ export class Cluster {
     return member;
   }
 
-  /** Writes the units and fleet.conf, reloads systemd and starts the two API sockets. */
+  /**
+   * Writes the units, fleet.conf, the machine's certificate (and the access file of a secure
+   * cluster), reloads systemd and starts the two API sockets.
+   */
   async installFleet(where: Where): Promise<void> {
     const m = this.machine(where);
+    m.certificate = this.pki.machine(m.name, m.id, m.ip);
+    const secrets = machineCertificateFiles(this.pki.ca, m.certificate);
+    if (this.options.secure !== undefined) {
+      secrets.push([ACCESS_FILE, this.options.secure.accessFile, '0600']);
+    }
     const files = machineFiles(
       {
         etcdEndpoint: this.etcdEndpoints.join(','),
@@ -296,10 +329,14 @@ export class Cluster {
         }),
         metadata: m.metadata,
         ...(this.options.fleetConf !== undefined && { extra: this.options.fleetConf }),
+        secure: this.options.secure !== undefined,
       },
       m.ip,
     );
-    await Promise.all([...files].map(([path, content]) => writeMachineFile(m.host, path, content)));
+    await Promise.all([
+      ...[...files].map(([path, content]) => writeMachineFile(m.host, path, content)),
+      ...secrets.map(([path, content, mode]) => writeMachineFile(m.host, path, content, mode)),
+    ]);
     await execOk(m.host, ['systemctl', 'daemon-reload']);
     await execOk(m.host, ['systemctl', 'enable', '--now', 'fleet.socket', 'fleet-tcp.socket']);
   }

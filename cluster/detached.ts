@@ -31,6 +31,10 @@ export interface MachineState {
   metadata: Array<[string, string]>;
   publicIp: string;
   endpoint: string;
+  /** fleet-tcp.socket's URL (https in a secure cluster), reachable in the harness netns. */
+  tlsEndpoint?: string;
+  /** Its certificate and key on the host. */
+  certificate?: { cert: string; key: string };
   /** Set when the tool killed it (`kill MACHINE`). */
   killed?: boolean;
 }
@@ -45,6 +49,10 @@ export interface ClusterState {
   etcd?: string;
   keyPrefix?: string;
   conformance?: boolean;
+  /** The cluster CA's certificate and the directory of every certificate made for it. */
+  pki?: { dir: string; ca: string };
+  /** With `up --secure`: the admin client certificate and the operate token's file. */
+  secure?: { cert: string; key: string; tokenFile: string };
   machines: MachineState[];
   createdAt: string;
 }
@@ -57,6 +65,8 @@ export interface UpRequest {
   hostnameMetadata: boolean;
   publicIp?: string;
   conformance: boolean;
+  /** The API on TCP with TLS, client certificates and tokens. */
+  secure?: boolean;
 }
 
 export function readState(dir: string): ClusterState | undefined {

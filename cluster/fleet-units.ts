@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../harness/index.js';
+import { ACCESS_FILE, CLUSTER_CA, PEER_CERT, PEER_KEY } from './pki.js';
 
 /** Where the unit files and the configuration go inside a machine. */
 export const SYSTEM_UNIT_DIR = '/etc/systemd/system';
@@ -27,6 +28,11 @@ export interface FleetConfOptions {
   metadata: ReadonlyArray<readonly [string, string]>;
   /** More `key=value` lines (e.g. `verbosity=1`, `token_limit=50`). */
   extra?: Readonly<Record<string, string>>;
+  /**
+   * fleet-tcp.socket serves TLS with the machine's certificate, and authenticates callers by
+   * a certificate of the cluster CA or a token of the access file (default: plain TCP).
+   */
+  secure?: boolean;
 }
 
 export function renderFleetConf(o: FleetConfOptions): string {
@@ -37,9 +43,16 @@ export function renderFleetConf(o: FleetConfOptions): string {
     `public_ip=${o.publicIp}`,
     `agent_ttl=${o.agentTtl ?? '3s'}`,
     `engine_reconcile_interval=${o.engineReconcileInterval ?? '0.5'}`,
-    // fleet-tcp.socket serves the original's plain, unauthenticated TCP API to the tests of
-    // its behaviour: fleetd refuses plain TCP unless told so.
-    'api_insecure_tcp=true',
+    ...(o.secure === true
+      ? [
+          `api_tls_cert_file=${PEER_CERT}`,
+          `api_tls_key_file=${PEER_KEY}`,
+          `api_client_ca_file=${CLUSTER_CA}`,
+          `api_access_file=${ACCESS_FILE}`,
+        ]
+      : // fleet-tcp.socket serves the original's plain, unauthenticated TCP API to the tests of
+        // its behaviour: fleetd refuses plain TCP unless told so.
+        ['api_insecure_tcp=true']),
   ];
   for (const [k, v] of o.metadata) {
     if (/[,=\n]/.test(k) || /[,\n]/.test(v) || k.trim() === '') {
@@ -109,4 +122,9 @@ export function apiSocketPath(pid: number): string {
 
 export function apiEndpoint(pid: number): string {
   return `unix://${apiSocketPath(pid)}`;
+}
+
+/** The TLS API of a secure cluster's machine (reachable from the harness network namespace). */
+export function tlsEndpoint(ip: string, port: number = FLEET_TCP_PORT): string {
+  return `https://${ip}:${port}`;
 }

@@ -25,6 +25,7 @@ import {
   type UpRequest,
   writeState,
 } from './detached.js';
+import { ClusterPki } from './pki.js';
 
 const dir = process.argv[2];
 if (dir === undefined) {
@@ -76,6 +77,10 @@ function machineState(m: ClusterMachine): MachineState {
     metadata: m.metadata.map(([k, v]) => [k, v]),
     publicIp: m.publicIp ?? m.ip,
     endpoint: m.endpoint,
+    tlsEndpoint: m.tlsEndpoint,
+    ...(m.certificate !== undefined && {
+      certificate: { cert: m.certificate.cert, key: m.certificate.key },
+    }),
   };
 }
 
@@ -158,7 +163,24 @@ function watchForRemoval(c: Cluster): void {
   }, 1_000);
 }
 
+/**
+ * `up --secure`: an admin client certificate and an operate token for the user, and the access
+ * file every machine gets to grant them.
+ */
+function secureApi(pki: ClusterPki): { accessFile: string } {
+  const admin = pki.client('cluster-admin');
+  const token = pki.token('cluster-operator');
+  state.secure = { cert: admin.cert, key: admin.key, tokenFile: token.file };
+  const access = {
+    certificates: [{ subject: admin.subject, role: 'admin' }],
+    tokens: [{ name: 'cluster-operator', sha256: token.sha256, role: 'operate' }],
+  };
+  return { accessFile: `${JSON.stringify(access, null, 2)}\n` };
+}
+
 async function main(): Promise<void> {
+  const pki = ClusterPki.create(join(stateDir, 'pki'));
+  state.pki = { dir: pki.dir, ca: pki.ca.cert };
   const options: ClusterOptions = request.conformance
     ? conformanceOptions()
     : {
@@ -170,6 +192,8 @@ async function main(): Promise<void> {
       };
   if (request.conformance) options.name = request.cluster;
   log(`starting cluster ${request.cluster}: ${JSON.stringify(options)}`);
+  options.pki = pki;
+  if (request.secure === true) options.secure = secureApi(pki);
   cluster = await Cluster.start(options);
   server = listen();
   state.status = 'up';

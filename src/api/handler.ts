@@ -1,6 +1,7 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
+import { errorMessage } from '../error-message.js';
 import type { RegistrySeam } from '../registry/ports.js';
 import { type AccessGateOptions, createAccessGate } from './access/access-gate.js';
 import { watchForHangUp } from './client-gone.js';
@@ -99,7 +100,7 @@ export function createApiHandler(options: ApiHandlerOptions): RequestListener {
       sendError(res, 413, err.message);
       return;
     }
-    options.log.error({ err }, `Failed serving HTTP request: ${(err as Error)?.message}`);
+    options.log.error({ err }, `Failed serving HTTP request: ${errorMessage(err)}`);
     if (res.headersSent) res.destroy();
     else sendError(res, 500);
   });

@@ -8,13 +8,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
+import { issue, makeCa } from '../../harness/certificates.js';
 import { apiListeners, describeListener } from '../../src/api/listeners.js';
 import { serveApi } from '../../src/api/serve.js';
 import {
   SocketActivationError,
   socketActivationListeners,
 } from '../../src/api/socket-activation.js';
-import { issue, makeCa } from './support/certificates.js';
 import { sendRaw } from './support/raw-http.js';
 
 const silent = pino({ level: 'silent' });

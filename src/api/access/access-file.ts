@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { errorMessage } from '../../error-message.js';
 import { type Grant, ROLES } from './roles.js';
 
 /**
@@ -119,7 +120,7 @@ export function parseAccessFile(text: string, path: string): AccessList {
   try {
     json = JSON.parse(text);
   } catch (err) {
-    throw new AccessFileError(`access file ${path}: not JSON: ${(err as Error).message}`);
+    throw new AccessFileError(`access file ${path}: not JSON: ${errorMessage(err)}`);
   }
   const parsed = accessFileSchema.safeParse(json);
   if (!parsed.success) {

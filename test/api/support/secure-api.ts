@@ -8,11 +8,16 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { Etcd3 } from 'etcd3';
 import { pino } from 'pino';
+import {
+  type CertificateAuthority,
+  issue,
+  type KeyPair,
+  makeCa,
+} from '../../../harness/certificates.js';
 import { AccessFileHolder } from '../../../src/api/access/access-file-holder.js';
 import { createApiHandler } from '../../../src/api/handler.js';
 import { type ApiServer, serveApi } from '../../../src/api/serve.js';
 import { openRegistry, type Registry } from '../../../src/registry/registry.js';
-import { type CertificateAuthority, issue, type KeyPair, makeCa } from './certificates.js';
 import { type RawResponse, sendRaw } from './raw-http.js';
 
 export interface Pki {

@@ -1,7 +1,8 @@
-// Certificates made with openssl for the TLS tests: a CA, server and client certificates it
-// signs, and an expired one, made with `openssl ca -startdate/-enddate` as on Debian 12.
+// Certificates made with openssl for the TLS tests and the local cluster: a CA, server, peer and
+// client certificates it signs, and an expired one, made with `openssl ca -startdate/-enddate`
+// as on Debian 12. Private keys are written mode 0600.
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface KeyPair {
@@ -20,7 +21,8 @@ function openssl(args: readonly string[]): void {
   execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] });
 }
 
-export function makeCa(dir: string, name: string): CertificateAuthority {
+/** A CA valid for `days` (default 2). */
+export function makeCa(dir: string, name: string, days = 2): CertificateAuthority {
   const cert = join(dir, `${name}.pem`);
   const key = join(dir, `${name}.key`);
   openssl([
@@ -32,7 +34,7 @@ export function makeCa(dir: string, name: string): CertificateAuthority {
     '-out',
     cert,
     '-days',
-    '2',
+    String(days),
     '-subj',
     `/CN=${name}`,
     '-addext',
@@ -40,6 +42,7 @@ export function makeCa(dir: string, name: string): CertificateAuthority {
     '-addext',
     'keyUsage=critical,keyCertSign,cRLSign',
   ]);
+  chmodSync(key, 0o600);
   return { dir, name, cert, key };
 }
 
@@ -50,29 +53,34 @@ export interface IssueOptions {
   altNames?: readonly string[];
   /** Valid only in 2020. */
   expired?: boolean;
+  /** Days of validity (default 2). */
+  days?: number;
+  /** Where the files go (default: the CA's directory). */
+  dir?: string;
 }
 
 export function issue(ca: CertificateAuthority, file: string, options: IssueOptions): KeyPair {
-  const base = join(ca.dir, file);
+  const base = join(options.dir ?? ca.dir, file);
   const [cert, key, csr, ext] = [`${base}.pem`, `${base}.key`, `${base}.csr`, `${base}.ext`];
   openssl(['req', '-new', ...EC_KEY, '-keyout', key, '-out', csr, '-subj', options.subject]);
+  chmodSync(key, 0o600);
   const extensions = ['basicConstraints=CA:FALSE'];
   if (options.altNames !== undefined)
     extensions.push(`subjectAltName=${options.altNames.join(',')}`);
   writeFileSync(ext, `${extensions.join('\n')}\n`);
   if (options.expired) {
-    const config = join(ca.dir, `${file}.cnf`);
-    writeFileSync(join(ca.dir, `${file}.index`), '');
-    writeFileSync(join(ca.dir, `${file}.serial`), '1000\n');
+    const config = `${base}.cnf`;
+    writeFileSync(`${base}.index`, '');
+    writeFileSync(`${base}.serial`, '1000\n');
     writeFileSync(
       config,
       [
         '[ca]',
         'default_ca = fleet_test',
         '[fleet_test]',
-        `database = ${join(ca.dir, `${file}.index`)}`,
-        `serial = ${join(ca.dir, `${file}.serial`)}`,
-        `new_certs_dir = ${ca.dir}`,
+        `database = ${base}.index`,
+        `serial = ${base}.serial`,
+        `new_certs_dir = ${options.dir ?? ca.dir}`,
         'default_md = sha256',
         'policy = anything',
         'unique_subject = no',
@@ -116,7 +124,7 @@ export function issue(ca: CertificateAuthority, file: string, options: IssueOpti
       ca.key,
       '-CAcreateserial',
       '-days',
-      '2',
+      String(options.days ?? 2),
       '-extfile',
       ext,
       '-out',
