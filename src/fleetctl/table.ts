@@ -39,26 +39,15 @@ export function formatTabbed(
 
 /** Splits into lines of cells; `\t` and `\v` terminate a cell, `\n` a line. */
 function splitCells(text: string): Cell[][] {
-  const lines: Cell[][] = [[]];
-  let current = '';
-  for (const ch of text) {
-    if (ch === '\t' || ch === '\v') {
-      lines[lines.length - 1]!.push(cell(current));
-      current = '';
-    } else if (ch === '\n') {
-      lines[lines.length - 1]!.push(cell(current));
-      current = '';
-      lines.push([]);
-    } else {
-      current += ch;
-    }
-  }
-  lines[lines.length - 1]!.push(cell(current));
-  return lines;
+  return text.split('\n').map((line) => line.split(CELL_TERMINATOR).map(cell));
 }
 
+const CELL_TERMINATOR = /[\t\v]/;
+const NON_ASCII = /[^\x00-\x7f]/;
+
 function cell(text: string): Cell {
-  return { width: [...text].length, text };
+  // Counting runes walks the string; ASCII text (nearly every cell) has one per code unit.
+  return { width: NON_ASCII.test(text) ? [...text].length : text.length, text };
 }
 
 class BlockFormatter {
