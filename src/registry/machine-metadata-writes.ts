@@ -1,9 +1,10 @@
 import type { Etcd3 } from 'etcd3';
 import { decodeMachines } from './decode.js';
+import { calledOffBy } from './etcd-client.js';
 import type { RegistryKeys } from './keys.js';
 import type { BadRecordHandler, Machine, MetadataEdit } from './model.js';
 import { asText, DEFAULT_PAGE_SIZE, readPrefix } from './paged-range.js';
-import type { MachineMetadataWrites } from './ports.js';
+import type { MachineMetadataWrites, WriteOptions } from './ports.js';
 import { commitAll, etcdOps } from './txn.js';
 import { metadataEditOps } from './txn-ops.js';
 
@@ -33,8 +34,10 @@ export class EtcdMachineMetadataWrites implements MachineMetadataWrites {
     return decodeMachines(this.keys, asText(machines.kvs), asText(metadata.kvs), this.onBadRecord);
   }
 
-  /** Applies the edits in one transaction (see `metadataEditOps`). */
-  async editMetadata(edits: readonly MetadataEdit[]): Promise<void> {
-    await commitAll(this.etcd, etcdOps(this.etcd, metadataEditOps(this.keys, edits)));
+  /** Applies the edits in one transaction (see `metadataEditOps`); none once called off. */
+  async editMetadata(edits: readonly MetadataEdit[], { signal }: WriteOptions = {}): Promise<void> {
+    await calledOffBy(signal, () =>
+      commitAll(this.etcd, etcdOps(this.etcd, metadataEditOps(this.keys, edits))),
+    );
   }
 }

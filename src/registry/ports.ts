@@ -171,7 +171,7 @@ export interface UnitStateReads {
 
 /** `PATCH /fleet/v1/machines`: all edits in one transaction. */
 export interface MachineMetadataWrites {
-  editMetadata(edits: readonly MetadataEdit[]): Promise<void>;
+  editMetadata(edits: readonly MetadataEdit[], options?: WriteOptions): Promise<void>;
 }
 
 /** Unit bodies by hash, immutable and cached. */

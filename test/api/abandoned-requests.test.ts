@@ -4,6 +4,7 @@ import type { Etcd3 } from 'etcd3';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { JobState } from '../../src/job/types.js';
 import { createEtcdClient } from '../../src/registry/etcd-client.js';
+import { RegistryKeys } from '../../src/registry/keys.js';
 import { useEtcd } from '../support/etcd-suite.js';
 import { GrpcDelayProxy } from '../support/grpc-delay-proxy.js';
 import { waitFor } from '../support/wait.js';
@@ -21,34 +22,43 @@ afterEach(async () => {
 
 const OPTIONS = [{ section: 'Service', name: 'ExecStart', value: '/bin/sleep 3600' }];
 
-/** Two APIs on one cluster: one reaches etcd through a proxy that can hold its calls. */
-async function twoApis(): Promise<{ slow: ApiFixture; fast: ApiFixture; proxy: GrpcDelayProxy }> {
+/**
+ * Two APIs on one cluster: one reaches etcd through a proxy that can hold its calls, each for
+ * at most `requestTimeoutMs` (etcd_request_timeout) before it is given up and tried again.
+ */
+async function twoApis(
+  requestTimeoutMs = 30_000,
+): Promise<{ slow: ApiFixture; fast: ApiFixture; proxy: GrpcDelayProxy; prefix: string }> {
   const prefix = `/abandoned-${randomUUID()}/`;
   const proxy = await GrpcDelayProxy.start(etcd.cluster.endpoints[0]!);
   cleanups.push(() => proxy.close());
   const client: Etcd3 = createEtcdClient({
     ...etcd.cluster.clientConfig(),
     endpoints: [proxy.endpoint],
-    // Long enough that a held call is still waiting when the proxy lets it go.
-    requestTimeoutMs: 30_000,
+    requestTimeoutMs,
   });
   cleanups.push(() => client.close());
   const slow = await startApi(client, { prefix });
   cleanups.push(() => slow.close());
   const fast = await startApi(etcd.client(), { prefix });
   cleanups.push(() => fast.close());
-  return { slow, fast, proxy };
+  return { slow, fast, proxy, prefix };
 }
 
-/** Sends a PUT; hangs up when told, as a client whose timeout fired does. */
-function putToHangUp(api: ApiFixture, name: string, body: object): { hangUp: () => void } {
+/** Sends a request; hangs up when told, as a client whose timeout fired does. */
+function sendToHangUp(
+  api: ApiFixture,
+  method: string,
+  path: string,
+  body: unknown,
+): { hangUp: () => void } {
   const url = new URL(api.baseUrl);
   const payload = JSON.stringify(body);
   const req = request({
     host: url.hostname,
     port: Number(url.port),
-    method: 'PUT',
-    path: `/fleet/v1/units/${name}`,
+    method,
+    path,
     headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload) },
     agent: false,
   });
@@ -98,7 +108,8 @@ describe('a request whose client hung up', () => {
     expect(await put(slow, name, { desiredState: 'loaded', options: OPTIONS })).toBe(201);
 
     const stall = proxy.stall();
-    const { hangUp } = putToHangUp(slow, name, abandoned);
+    // The slow API's held calls wait for the lift, however long it takes.
+    const { hangUp } = sendToHangUp(slow, 'PUT', `/fleet/v1/units/${name}`, abandoned);
     await waitFor(() => stall.held > 0, 10_000, 'the slow API to call etcd', 10);
     hangUp();
     await waitFor(
@@ -123,5 +134,45 @@ describe('a request whose client hung up', () => {
       10,
     );
     expect(await desiredStateOf(fast, name)).toBe(expected);
+  });
+
+  it('does not edit machine metadata once its etcd call has timed out', async () => {
+    // Calls held past their deadline fail and, before the fix, were tried again.
+    const { slow, fast, proxy, prefix } = await twoApis(200);
+    const edit = (value: string) => [{ op: 'add', path: '/m1/metadata/role', value: { value } }];
+    const stall = proxy.stall((path) => path === '/etcdserverpb.KV/Txn');
+    const { hangUp } = sendToHangUp(slow, 'PATCH', '/fleet/v1/machines', edit('abandoned'));
+    await waitFor(() => stall.held > 0, 10_000, 'the slow API to call etcd', 10);
+    hangUp();
+    await waitFor(
+      () => slow.logs.some(isClientGone),
+      10_000,
+      'the slow API to see its client go',
+      10,
+    );
+    const later = await fetch(`${fast.baseUrl}/fleet/v1/machines`, {
+      method: 'PATCH',
+      body: JSON.stringify(edit('later')),
+    });
+    expect(later.status).toBe(204);
+
+    // Either the slow API gives up once its transaction timed out (the proxy then holds
+    // nothing it still waits for), or it sends the transaction again.
+    await waitFor(
+      () => (slow.logs.some(isDropped) && stall.waiting === 0) || stall.held > 1,
+      10_000,
+      'the slow API to drop its edit, or to try it again',
+      10,
+    );
+    stall.lift();
+    const reader = etcd.client();
+    const role = () => reader.get(new RegistryKeys(prefix).machineMetadata('m1', 'role')).string();
+    await waitFor(
+      async () => slow.logs.some(isDropped) || (await role()) !== 'later',
+      10_000,
+      'the slow API to drop its edit, or to make it',
+      10,
+    );
+    expect(await role()).toBe('later');
   });
 });

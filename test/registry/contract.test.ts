@@ -325,6 +325,7 @@ function contract(backend: Backend): void {
 
     it('a write called off before it commits changes nothing', async () => {
       const fx = open();
+      await register(fx.writer, 'm1');
       await fx.writer.units.put('a.service', service, 'launched');
       const caller = new AbortController();
       caller.abort(new Error('the client went away'));
@@ -334,6 +335,9 @@ function contract(backend: Backend): void {
         fx.writer.units.createIfAbsent('b.service', service, 'loaded', { signal }),
         fx.writer.units.setDesiredState('a.service', 'inactive', { signal }),
         fx.writer.units.destroy('a.service', { signal }),
+        fx.writer.machines.editMetadata([{ machineID: 'm1', key: 'role', value: 'web' }], {
+          signal,
+        }),
       ];
       for (const write of writes) await expect(write).rejects.toThrow('the client went away');
       expect(await fx.reader.units.get('a.service')).toMatchObject({
@@ -341,6 +345,7 @@ function contract(backend: Backend): void {
         desiredState: 'launched',
       });
       expect(await fx.reader.units.get('b.service')).toBeNull();
+      expect((await fx.reader.cluster.machines())[0]?.metadata).not.toHaveProperty('role');
     });
 
     it('mirrors a global unit where every agent watches it, and never places it', async () => {

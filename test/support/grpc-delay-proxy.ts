@@ -23,6 +23,8 @@ export function isUnary(path: string): boolean {
 export interface Stall {
   /** How many requests it held (a held request the client gave up on counts too). */
   readonly held: number;
+  /** How many held requests the client still waits for: those a lift would forward. */
+  readonly waiting: number;
   /** Forwards what is still waiting and lets later requests through. */
   lift(): void;
 }
@@ -32,6 +34,7 @@ interface Hold {
   lifted: Promise<void>;
   lift: () => void;
   held: number;
+  waiting: Set<ServerHttp2Stream>;
 }
 
 /**
@@ -87,11 +90,14 @@ export class GrpcDelayProxy {
     const lifted = new Promise<void>((resolve) => {
       lift = resolve;
     });
-    const hold: Hold = { matches, lifted, lift, held: 0 };
+    const hold: Hold = { matches, lifted, lift, held: 0, waiting: new Set() };
     this.holds.push(hold);
     return {
       get held() {
         return hold.held;
+      },
+      get waiting() {
+        return [...hold.waiting].filter((stream) => !stream.closed && !stream.destroyed).length;
       },
       lift: () => {
         this.holds = this.holds.filter((other) => other !== hold);
@@ -134,7 +140,9 @@ export class GrpcDelayProxy {
     const path = headers[':path'] ?? '';
     for (const hold of this.holds.filter((candidate) => candidate.matches(path))) {
       hold.held++;
+      hold.waiting.add(stream);
       await hold.lifted;
+      hold.waiting.delete(stream);
     }
     if (stream.closed || stream.destroyed) return;
 

@@ -54,15 +54,21 @@ export async function fromRegistry<T>(
   try {
     return await call();
   } catch (err) {
-    // Whatever the call threw once called off (the reason, or a retry's failure), no one
-    // is left to answer.
-    if (hangUpSignal(res)?.aborted === true) {
-      const { method, url } = res.req;
-      ctx.log.info({ method, url }, `Dropped ${method} ${url}: its client went away first`);
-      return ANSWERED;
-    }
+    if (logIfDropped(ctx, res)) return ANSWERED;
     ctx.log.error({ err }, `${failure}: ${errorMessage(err)}`);
     sendError(res, 500);
     return ANSWERED;
   }
+}
+
+/**
+ * Whether the request's write was called off because its client hung up, in which case
+ * whatever the call threw (the reason, or a retry's failure) is logged as dropped: no one is
+ * left to answer.
+ */
+export function logIfDropped(ctx: ApiContext, res: ServerResponse): boolean {
+  if (hangUpSignal(res)?.aborted !== true) return false;
+  const { method, url } = res.req;
+  ctx.log.info({ method, url }, `Dropped ${method} ${url}: its client went away first`);
+  return true;
 }

@@ -3,12 +3,19 @@ import { z } from 'zod';
 import { errorMessage } from '../../error-message.js';
 import type { MetadataEdit } from '../../registry/model.js';
 import { noteAuditedMachines } from '../access/audit.js';
+import { hangUpSignal } from '../client-gone.js';
 import { toApiMachine } from '../entities.js';
 import { extractPage } from '../page-token.js';
 import { BodyDecodeError, decodeMetadataOps, type MetadataOp } from '../request-bodies.js';
 import { readRequestBody } from '../request-body.js';
 import { sendError, sendJson, sendJsonNoContent } from '../respond.js';
-import { ANSWERED, type ApiContext, fromRegistry, requestPageToken } from './context.js';
+import {
+  ANSWERED,
+  type ApiContext,
+  fromRegistry,
+  logIfDropped,
+  requestPageToken,
+} from './context.js';
 import { machineJson, nonEmpty } from './wire.js';
 
 const METADATA_PATH = /^\/([^/]+)\/metadata\/([A-Za-z0-9_.-]+$)/;
@@ -92,8 +99,9 @@ async function patchMetadata(
     edits.map((edit) => edit.machineID),
   );
   try {
-    await ctx.registry.machines.editMetadata(edits);
+    await ctx.registry.machines.editMetadata(edits, { signal: hangUpSignal(res) });
   } catch (err) {
+    if (logIfDropped(ctx, res)) return;
     ctx.log.error({ err }, `Failed editing machine metadata: ${errorMessage(err)}`);
     sendError(res, 500, errorMessage(err));
     return;

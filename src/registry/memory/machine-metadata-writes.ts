@@ -1,7 +1,7 @@
 import { decodeMachines } from '../decode.js';
 import type { RegistryKeys } from '../keys.js';
 import type { BadRecordHandler, Machine, MetadataEdit } from '../model.js';
-import type { MachineMetadataWrites } from '../ports.js';
+import type { MachineMetadataWrites, WriteOptions } from '../ports.js';
 import { metadataEditOps } from '../txn-ops.js';
 import type { MemoryStore } from './store.js';
 
@@ -20,7 +20,8 @@ export class MemoryMachineMetadataWrites implements MachineMetadataWrites {
     return decodeMachines(this.keys, machines.kvs, metadata.kvs, this.onBadRecord);
   }
 
-  async editMetadata(edits: readonly MetadataEdit[]): Promise<void> {
+  async editMetadata(edits: readonly MetadataEdit[], { signal }: WriteOptions = {}): Promise<void> {
+    signal?.throwIfAborted();
     const ops = metadataEditOps(this.keys, edits);
     if (ops.length === 0) return;
     this.store.txn({ compare: [], success: ops });
