@@ -10,6 +10,7 @@ import { METRICS_CONTENT_TYPE } from './metrics.js';
 import { BodyTooLargeError } from './request-body.js';
 import { routeOnDecodedPath } from './request-target.js';
 import { JSON_CONTENT_TYPE, sendError } from './respond.js';
+import { unitsBatch } from './routes/batch.js';
 import type { ApiContext } from './routes/context.js';
 import { machinesCollection } from './routes/machines.js';
 import { stateCollection, stateItem } from './routes/state.js';
@@ -44,11 +45,6 @@ const UNAVAILABLE = 'fleet server unable to communicate with etcd';
  * X-Powered-By, HEAD answered as GET, lenient slashes) reaches the wire.
  */
 export function createApiHandler(options: ApiHandlerOptions): RequestListener {
-  const ctx: ApiContext = {
-    registry: options.registry,
-    tokenLimit: options.tokenLimit,
-    log: options.log,
-  };
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
@@ -59,6 +55,12 @@ export function createApiHandler(options: ApiHandlerOptions): RequestListener {
   const gate =
     options.access === undefined ? null : createAccessGate({ ...options.access, log: options.log });
   if (gate !== null) app.use(gate.admit);
+  const ctx: ApiContext = {
+    registry: options.registry,
+    tokenLimit: options.tokenLimit,
+    ...(gate !== null && { grantsOf: gate.grantsOf }),
+    log: options.log,
+  };
 
   app.use((req: Request, res: Response, next: NextFunction) => {
     // fleet swapped in a bare handler until registration, so this 503 has no Server header.
@@ -88,6 +90,8 @@ export function createApiHandler(options: ApiHandlerOptions): RequestListener {
     );
     app.all(prefix, (_req: Request, res: Response) => sendError(res, 405));
   }
+  // Ours, not fleet's: everything we add to the API lives under /fleet/ext/v1.
+  app.all('/fleet/ext/v1/batch', (req: Request, res: Response) => unitsBatch(ctx, req, res));
   app.all('/metrics', (req: Request, res: Response) => metrics(req, res, options.metrics));
 
   // fleet's catch-all: the root refuses every method, anything else does not exist.

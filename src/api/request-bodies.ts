@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { errorMessage } from '../error-message.js';
 import { type GoStruct, type GoType, goString, unmarshal } from '../go/json-decode.js';
-import { readFirstJsonValue } from '../go/json-value.js';
+import { type JsonNode, readFirstJsonValue } from '../go/json-value.js';
 
 /**
  * The request bodies fleet accepted, decoded as its Go types were (`schema.Unit`,
@@ -103,6 +103,34 @@ export function decodeUnitBody(body: Uint8Array): UnitBody {
   return decodeAs(body, unitType, unitBodySchema);
 }
 
+/**
+ * The batch body `{"units":[…]}`: the list of units as JSON values, each to be decoded as a
+ * PUT body by `decodeUnitNode`, so that each unit's mistakes read as they would alone.
+ */
+export function decodeBatchUnits(body: Uint8Array): JsonNode[] {
+  const first = readFirstJsonValue(body);
+  if (!first.ok) throw new BodyDecodeError(first.message);
+  const parsed = batchNodeSchema.safeParse(first.value);
+  if (!parsed.success) throw new BodyDecodeError('batch body must be {"units":[…]}');
+  // As in Go, a member given twice counts with its last value.
+  const units = [...parsed.data.members].reverse().find(([key]) => key === 'units')?.[1];
+  const list = batchListSchema.safeParse(units);
+  if (!list.success) throw new BodyDecodeError('batch body must be {"units":[…]}');
+  return list.data.items;
+}
+
+const jsonNodeSchema = z.custom<JsonNode>((value) => typeof value === 'object' && value !== null);
+const batchNodeSchema = z.object({
+  kind: z.literal('object'),
+  members: z.array(z.tuple([z.string(), jsonNodeSchema])),
+});
+const batchListSchema = z.object({ kind: z.literal('array'), items: z.array(jsonNodeSchema) });
+
+/** One unit of a batch, decoded as `decodeUnitBody` decodes a whole PUT body. */
+export function decodeUnitNode(node: JsonNode): UnitBody {
+  return unmarshalAs(node, unitType, unitBodySchema);
+}
+
 /** The PATCH body as `[]machineMetadataOp`; `null` is no operations. */
 export function decodeMetadataOps(body: Uint8Array): MetadataOp[] {
   return decodeAs(body, metadataOpsType, metadataOpsSchema);
@@ -111,9 +139,13 @@ export function decodeMetadataOps(body: Uint8Array): MetadataOp[] {
 function decodeAs<T>(body: Uint8Array, type: GoType, schema: z.ZodType<T>): T {
   const first = readFirstJsonValue(body);
   if (!first.ok) throw new BodyDecodeError(first.message);
+  return unmarshalAs(first.value, type, schema);
+}
+
+function unmarshalAs<T>(node: JsonNode, type: GoType, schema: z.ZodType<T>): T {
   let decoded: unknown;
   try {
-    decoded = unmarshal(first.value, type);
+    decoded = unmarshal(node, type);
   } catch (err) {
     throw new BodyDecodeError(errorMessage(err));
   }

@@ -25,9 +25,9 @@ import type {
   StoredUnit,
   UnitState,
 } from './model.js';
-import type { MachineRecord } from './records.js';
+import type { MachineRecord, UnitRecord } from './records.js';
 
-export type { MachineRecord };
+export type { MachineRecord, UnitRecord };
 
 /**
  * The engine's view: every engine follows the leader key; the leader also mirrors units,
@@ -132,6 +132,27 @@ export interface WriteOptions {
   signal?: AbortSignal;
 }
 
+/** What a batch does to one unit: create or replace its content, or change its desired state. */
+export type UnitChange =
+  | { type: 'put'; unitFile: UnitFile; desiredState: JobState }
+  | { type: 'desired-state'; desiredState: JobState };
+
+/** One unit of a batch. */
+export interface BatchEntry {
+  name: string;
+  /**
+   * Decides the unit's change from its record as it is (null: absent); null writes nothing.
+   * Asked again whenever the unit turns out to have changed before the write committed.
+   */
+  decide(current: UnitRecord | null): UnitChange | null;
+}
+
+/** How one unit of a batch ended: its change committed, nothing to write, or failed. */
+export type BatchResult =
+  | { outcome: 'written' }
+  | { outcome: 'unchanged' }
+  | { outcome: 'failed'; error: unknown };
+
 /** Unit reads and writes of API clients (the HTTP API, fleetctl's etcd driver). */
 export interface UnitRecords {
   /** The unit, or null when absent or unusable; throws when the store could not answer. */
@@ -154,6 +175,14 @@ export interface UnitRecords {
   setDesiredState(name: string, desiredState: JobState, options?: WriteOptions): Promise<boolean>;
   /** Deletes record, placement and schedule entry; false when there was no such unit. */
   destroy(name: string, options?: WriteOptions): Promise<boolean>;
+  /**
+   * Decides and writes many units in as few transactions as the store takes, each unit
+   * guarded as a single write is: one that changed meanwhile is decided again, and a
+   * transaction that failed its guards is retried without losing the other units' writes.
+   * Each unit is all or nothing. Results come in the order of `entries`; once `signal` is
+   * aborted nothing more is committed and the call rejects with its reason.
+   */
+  applyBatch(entries: readonly BatchEntry[], options?: WriteOptions): Promise<BatchResult[]>;
 }
 
 /** The cluster as API clients show it; both drivers read through this. */

@@ -1,34 +1,27 @@
 import type { Etcd3, IKeyValue } from 'etcd3';
 import { calledOffBy } from './etcd-client.js';
 import type { RegistryKeys } from './keys.js';
+import { MAX_OPERATIONS_PER_TXN } from './limits.js';
 import { type BadRecordHandler, RegistryConflictError, type StoredUnit } from './model.js';
 import { asText, DEFAULT_PAGE_SIZE, readPrefix } from './paged-range.js';
 import type { WriteOptions } from './ports.js';
 import { decodeRecord, encodeRecord, unitRecordSchema } from './records.js';
-import { etcdOps } from './txn.js';
+import { etcdOps, guardedTxn } from './txn.js';
 import { keepsPlacement, type UnitWrite, unitWriteOps } from './txn-ops.js';
+import type { UnitTxn } from './unit-batch-txns.js';
 import type { EtcdUnitBodies } from './unit-bodies.js';
 import {
+  type BatchTxnResult,
   MAX_WRITE_ATTEMPTS,
   type NextWrite,
+  type SeenKey,
+  type SeenUnit,
   UNCHANGED,
   UnitRecordsBase,
 } from './unit-records-base.js';
 
 /** Units whose keys this store last wrote, remembered as guesses for the next write. */
 const MAX_REMEMBERED_WRITES = 4096;
-
-/** A key as a write saw it: its mod revision (the guard) and its value. */
-interface SeenKey {
-  modRevision: string;
-  value: string;
-}
-
-/** A unit's record and placement keys as seen; null is an absent key. */
-interface SeenUnit {
-  unit: SeenKey | null;
-  placement: SeenKey | null;
-}
 
 /**
  * Units as API clients (the HTTP API and fleetctl's etcd driver) read and write them.
@@ -47,12 +40,68 @@ export class EtcdUnitRecords extends UnitRecordsBase {
 
   constructor(
     private readonly etcd: Etcd3,
-    private readonly keys: RegistryKeys,
+    keys: RegistryKeys,
     bodies: EtcdUnitBodies,
     onBadRecord: BadRecordHandler,
     private readonly pageSize = DEFAULT_PAGE_SIZE,
   ) {
-    super(bodies, onBadRecord);
+    super(bodies, keys, onBadRecord);
+  }
+
+  protected guessKeys(name: string): SeenUnit | null {
+    return this.lastWritten.get(name) ?? null;
+  }
+
+  /** Reads the keys in transactions of gets, as many as etcd's cap takes at once. */
+  protected async readKeys(names: readonly string[], signal?: AbortSignal): Promise<SeenUnit[]> {
+    const perTxn = MAX_OPERATIONS_PER_TXN / 2;
+    const read: SeenUnit[] = [];
+    for (let start = 0; start < names.length; start += perTxn) {
+      const chunk = names.slice(start, start + perTxn);
+      const gets = chunk.flatMap((name) => [
+        this.etcd.get(this.keys.unit(name)),
+        this.etcd.get(this.keys.placement(name)),
+      ]);
+      const { responses } = await calledOffBy(signal, async () =>
+        this.etcd.kv.txn({
+          compare: [],
+          success: await Promise.all(gets.map((get) => get.op())),
+          failure: [],
+        }),
+      );
+      const seen = responses.map((response) => seenKey(response.response_range?.kvs?.[0]));
+      chunk.forEach((_, index) => {
+        read.push({ unit: seen[index * 2] ?? null, placement: seen[index * 2 + 1] ?? null });
+      });
+    }
+    return read;
+  }
+
+  protected async commitTxn(txn: UnitTxn, signal?: AbortSignal): Promise<BatchTxnResult> {
+    const [first, ...rest] = txn.guards;
+    if (first === undefined) throw new Error('a batch transaction needs guards');
+    const result = await calledOffBy(signal, () =>
+      guardedTxn(this.etcd, [first, ...rest])
+        .then(...etcdOps(this.etcd, txn.ops))
+        .else(...txn.reads.map((key) => this.etcd.get(key)))
+        .commit(),
+    );
+    return {
+      succeeded: result.succeeded,
+      revision: result.header.revision,
+      reads: result.succeeded
+        ? []
+        : result.responses.map((response) => seenKey(response.response_range?.kvs?.[0])),
+    };
+  }
+
+  protected override noteWritten(
+    name: string,
+    change: UnitWrite,
+    placement: SeenKey | null,
+    revision: string,
+  ): void {
+    this.rememberWrite(name, change, placement, revision);
   }
 
   /** The unit, or null when there is none or it is unusable (see `usable`). */

@@ -175,4 +175,26 @@ describe('a request whose client hung up', () => {
     );
     expect(await role()).toBe('later');
   });
+  it('calls a batch off between its transactions', async () => {
+    const { slow, fast, proxy } = await twoApis();
+    // Two transactions' worth of new units (one body; two guards each, 64 per transaction).
+    const names = Array.from({ length: 100 }, (_, i) => `batch-${i}.service`);
+    const stall = proxy.stall((path) => path === '/etcdserverpb.KV/Txn');
+    const { hangUp } = sendToHangUp(slow, 'POST', '/fleet/ext/v1/batch', {
+      units: names.map((name) => ({ name, options: OPTIONS, desiredState: 'launched' })),
+    });
+    await waitFor(() => stall.held > 0, 10_000, 'the slow API to call etcd', 10);
+    hangUp();
+    await waitFor(
+      () => slow.logs.some(isClientGone),
+      10_000,
+      'the slow API to see its client go',
+      10,
+    );
+    stall.lift();
+    await waitFor(() => slow.logs.some(isDropped), 10_000, 'the slow API to drop its batch', 10);
+    // Only the transaction already on its way may have landed.
+    const written = (await fast.registry.units.list()).length;
+    expect(written).toBeLessThan(names.length);
+  });
 });

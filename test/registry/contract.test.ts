@@ -17,13 +17,14 @@ import type {
   MachineRecord,
   PresenceLease,
   RegistrySeam,
+  UnitChange,
 } from '../../src/registry/ports.js';
 import type {
   KeyValueRecord,
   MirrorHandle,
   MirrorHandlers,
 } from '../../src/registry/prefix-mirror.js';
-import type { UnitStateRecord } from '../../src/registry/records.js';
+import type { UnitRecord, UnitStateRecord } from '../../src/registry/records.js';
 import { openRegistry } from '../../src/registry/registry.js';
 import { UnitFile } from '../../src/unit/unit-file.js';
 import { useEtcd } from '../support/etcd-suite.js';
@@ -375,6 +376,161 @@ function contract(backend: Backend): void {
       await fx.writer.unitFileCollector.flush();
       const bodies = await fx.readAt(`${fx.prefix}unit-files/`, await fx.compact());
       expect(bodies).toEqual([`${fx.prefix}unit-files/${replacement.hash}`]);
+    });
+  });
+
+  describe('batches of unit writes', () => {
+    /** An entry that makes `change` of the unit whatever it is, noting each record it saw. */
+    function entry(name: string, change: UnitChange | null, seen: Array<UnitRecord | null> = []) {
+      return {
+        name,
+        decide: (current: UnitRecord | null) => {
+          seen.push(current);
+          return change;
+        },
+      };
+    }
+    const stored = async (seam: RegistrySeam, name: string) => {
+      const unit = await seam.units.get(name);
+      return unit === null ? null : [unit.hash, unit.desiredState];
+    };
+
+    it('creates, replaces and changes desired states, each unit by its own decision', async () => {
+      const fx = open();
+      await fx.writer.units.put('a.service', service, 'launched');
+      await fx.writer.units.put('b.service', service, 'inactive');
+      const results = await fx.writer.units.applyBatch([
+        entry('c.service', { type: 'put', unitFile: service, desiredState: 'loaded' }),
+        entry('a.service', { type: 'put', unitFile: replacement, desiredState: 'inactive' }),
+        entry('b.service', { type: 'desired-state', desiredState: 'launched' }),
+        entry('d.service', null),
+        entry('g.service', { type: 'put', unitFile: global, desiredState: 'launched' }),
+      ]);
+      expect(results.map((result) => result.outcome)).toEqual([
+        'written',
+        'written',
+        'written',
+        'unchanged',
+        'written',
+      ]);
+      expect(await stored(fx.reader, 'a.service')).toEqual([replacement.hash, 'inactive']);
+      expect(await stored(fx.reader, 'b.service')).toEqual([service.hash, 'launched']);
+      expect(await stored(fx.reader, 'c.service')).toEqual([service.hash, 'loaded']);
+      expect(await stored(fx.reader, 'd.service')).toBeNull();
+      const { feed } = await agentSchedule(fx.reader, 'any-machine');
+      expect(feed.snapshot().globals.get('g.service')).toEqual({
+        hash: global.hash,
+        desiredState: 'launched',
+      });
+    });
+
+    it('keeps a scheduled unit’s entry in step, as a single write does', async () => {
+      const fx = open();
+      await fx.writer.units.put('a.service', service, 'launched');
+      const engine = await leader(fx, 'm1');
+      await scheduleTo(fx, engine, 'a.service', 'm1');
+      const entryOf = await scheduledOn(fx.reader, 'm1');
+      await fx.writer.units.applyBatch([
+        entry('a.service', { type: 'desired-state', desiredState: 'loaded' }),
+      ]);
+      await entryOf('a.service', { hash: service.hash, desiredState: 'loaded' });
+      await fx.writer.units.applyBatch([
+        entry('a.service', { type: 'desired-state', desiredState: 'inactive' }),
+      ]);
+      await entryOf('a.service', undefined);
+      expect(await fx.reader.cluster.unit('a.service')).toMatchObject({ machineID: null });
+    });
+
+    it('decides again a unit another writer changed meanwhile, keeping the others’ writes', async () => {
+      const fx = open();
+      await fx.writer.units.put('a.service', service, 'launched');
+      // The writer's own last write is stale now: a guard built on it fails.
+      await fx.reader.units.put('a.service', replacement, 'launched');
+      const seen: Array<UnitRecord | null> = [];
+      const results = await fx.writer.units.applyBatch([
+        entry('b.service', { type: 'put', unitFile: service, desiredState: 'loaded' }),
+        entry('a.service', { type: 'desired-state', desiredState: 'loaded' }, seen),
+        entry('c.service', { type: 'put', unitFile: replacement, desiredState: 'loaded' }),
+      ]);
+      expect(results.map((result) => result.outcome)).toEqual(['written', 'written', 'written']);
+      expect(seen.at(-1)).toMatchObject({ hash: replacement.hash, desiredState: 'launched' });
+      expect(await stored(fx.reader, 'a.service')).toEqual([replacement.hash, 'loaded']);
+      expect(await stored(fx.reader, 'b.service')).toEqual([service.hash, 'loaded']);
+      expect(await stored(fx.reader, 'c.service')).toEqual([replacement.hash, 'loaded']);
+    });
+
+    it('stays within etcd’s operations cap, however many units and bodies', async () => {
+      const fx = open();
+      const names = Array.from({ length: 300 }, (_, index) => `u${index}.service`);
+      const unitFile = (index: number) =>
+        UnitFile.parse(`[Service]\nExecStart=/bin/sleep ${index}\n`);
+      const results = await fx.writer.units.applyBatch(
+        names.map((name, index) =>
+          entry(name, { type: 'put', unitFile: unitFile(index % 150), desiredState: 'launched' }),
+        ),
+      );
+      expect(results.filter((result) => result.outcome !== 'written')).toEqual([]);
+      const units = await fx.reader.cluster.units();
+      expect(units).toHaveLength(300);
+      expect(await stored(fx.reader, 'u299.service')).toEqual([unitFile(149).hash, 'launched']);
+    });
+
+    it(
+      'stays under etcd’s request size with bodies of 1 MiB',
+      async () => {
+        const fx = open();
+        // 1 MiB of unit text each, in lines short enough to be valid.
+        const big = (tag: string) =>
+          new UnitFile(
+            Array.from({ length: 1024 }, (_, line) => ({
+              section: 'Service',
+              name: 'Environment',
+              value: `${tag}${line}=${'x'.repeat(1010)}`,
+            })),
+          );
+        const files = ['a', 'b', 'c'].map(big);
+        expect(Buffer.byteLength(files[0]!.serialized)).toBeGreaterThan(1024 * 1024);
+        const results = await fx.writer.units.applyBatch([
+          ...files.map((unitFile, index) =>
+            entry(`big${index}.service`, { type: 'put', unitFile, desiredState: 'launched' }),
+          ),
+          entry('small.service', { type: 'put', unitFile: service, desiredState: 'launched' }),
+          entry('huge.service', {
+            type: 'put',
+            unitFile: new UnitFile([...files[0]!.options, ...files[1]!.options]),
+            desiredState: 'launched',
+          }),
+        ]);
+        // A unit no request can carry fails alone.
+        expect(results.map((result) => result.outcome)).toEqual([
+          'written',
+          'written',
+          'written',
+          'written',
+          'failed',
+        ]);
+        expect(await stored(fx.reader, 'huge.service')).toBeNull();
+        expect(await stored(fx.reader, 'big2.service')).toEqual([files[2]!.hash, 'launched']);
+      },
+      SLOW_TEST_MS,
+    );
+
+    it('a batch called off before it commits changes nothing', async () => {
+      const fx = open();
+      await fx.writer.units.put('a.service', service, 'launched');
+      const caller = new AbortController();
+      caller.abort(new Error('the client went away'));
+      await expect(
+        fx.writer.units.applyBatch(
+          [
+            entry('a.service', { type: 'desired-state', desiredState: 'inactive' }),
+            entry('b.service', { type: 'put', unitFile: service, desiredState: 'loaded' }),
+          ],
+          { signal: caller.signal },
+        ),
+      ).rejects.toThrow('the client went away');
+      expect(await stored(fx.reader, 'a.service')).toEqual([service.hash, 'launched']);
+      expect(await stored(fx.reader, 'b.service')).toBeNull();
     });
   });
 

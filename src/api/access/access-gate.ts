@@ -9,6 +9,7 @@ import {
   type AuditRecord,
   auditAction,
   auditedMachinesOf,
+  auditedUnitsOf,
   resultOf,
 } from './audit.js';
 import { identifyCaller, type PresentedCertificate } from './caller.js';
@@ -37,6 +38,7 @@ const FULL_RIGHTS: readonly Grant[] = [{ role: 'admin', units: null }];
  * The HTTP side of access control. `admit` runs first and answers 403 to a foreign Host and
  * 401 to an unknown caller on TCP; `authorize` runs once the path is decoded and answers 403
  * when the caller's roles do not allow the request, or has the write audited when answered.
+ * `grantsOf` tells a route what the caller may do, for a batch to authorise unit by unit.
  */
 export function createAccessGate(options: AccessGateOptions) {
   const callers = new WeakMap<IncomingMessage, KnownCaller>();
@@ -127,6 +129,7 @@ export function createAccessGate(options: AccessGateOptions) {
     if (action.kind !== 'read') {
       res.once('close', () => {
         const machines = auditedMachinesOf(res);
+        const units = auditedUnitsOf(res);
         audit({
           who: caller.who,
           action: auditAction(method, action, path),
@@ -134,6 +137,7 @@ export function createAccessGate(options: AccessGateOptions) {
           path,
           ...(action.kind === 'unit-write' && { unit: action.unit }),
           ...(machines !== undefined && { machines }),
+          ...(units !== undefined && { units }),
           status: res.writableFinished ? res.statusCode : 0,
           result: resultOf(res.statusCode, res.writableFinished),
         });
@@ -142,7 +146,10 @@ export function createAccessGate(options: AccessGateOptions) {
     next();
   };
 
-  return { admit, authorize };
+  /** What the gate let the request's caller do; undefined for a request it never admitted. */
+  const grantsOf = (req: IncomingMessage): readonly Grant[] | undefined => callers.get(req)?.grants;
+
+  return { admit, authorize, grantsOf };
 }
 
 /** Null when the listener asks for no certificate or the client sent none. */

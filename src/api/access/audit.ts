@@ -13,17 +13,28 @@ export interface AuditRecord {
   path: string;
   unit?: string;
   machines?: readonly string[];
+  /** A batch's units, each with the status of its own outcome. */
+  units?: readonly AuditedUnit[];
   /** The HTTP status answered; 0 if the client went away before an answer. */
   status: number;
   result: 'ok' | 'failed' | 'refused' | 'dropped';
   reason?: string;
 }
 
+export interface AuditedUnit {
+  unit: string;
+  status: number;
+}
+
 export const AUDIT_MESSAGE = 'audit';
 
-/** `unit.put`, `unit.delete`, `machines.patch`, `read`, or the method for anything else. */
+/**
+ * `unit.put`, `unit.delete`, `units.batch`, `machines.patch`, `read`, or the method for
+ * anything else.
+ */
 export function auditAction(method: string, action: RequestedAction, path: string): string {
   if (action.kind === 'unit-write') return `unit.${method.toLowerCase()}`;
+  if (action.kind === 'batch') return 'units.batch';
   if (action.kind === 'read') return 'read';
   if (method === 'PATCH' && /^\/(?:fleet\/v1|v1-alpha)\/machines$/.test(path)) {
     return 'machines.patch';
@@ -45,4 +56,15 @@ export function noteAuditedMachines(res: ServerResponse, machineIDs: readonly st
 
 export function auditedMachinesOf(res: ServerResponse): readonly string[] | undefined {
   return auditedMachines.get(res);
+}
+
+const auditedUnits = new WeakMap<ServerResponse, readonly AuditedUnit[]>();
+
+/** Names a batch's units and their outcomes, for its audit line. */
+export function noteAuditedUnits(res: ServerResponse, units: readonly AuditedUnit[]): void {
+  auditedUnits.set(res, units);
+}
+
+export function auditedUnitsOf(res: ServerResponse): readonly AuditedUnit[] | undefined {
+  return auditedUnits.get(res);
 }

@@ -14,7 +14,10 @@ export interface Grant {
 export type RequestedAction =
   | { kind: 'read' }
   | { kind: 'unit-write'; unit: string }
+  | { kind: 'batch' }
   | { kind: 'admin' };
+
+const BATCH_SEGMENTS = 'fleet/ext/v1/batch';
 
 const UNIT_ITEM_PREFIXES = [
   ['fleet', 'v1', 'units'],
@@ -23,11 +26,13 @@ const UNIT_ITEM_PREFIXES = [
 
 /**
  * The action of a request, from its method and its decoded path segments. Reads are GET and
- * HEAD; unit writes are PUT and DELETE of one unit; everything else (machine metadata,
+ * HEAD; unit writes are PUT and DELETE of one unit; a batch (POST to ours) is let in with
+ * `operate`, its units then authorised one by one; everything else (machine metadata,
  * methods no route takes) needs `admin`, so that nothing new is writable by mistake.
  */
 export function requestedAction(method: string, segments: readonly string[]): RequestedAction {
   if (method === 'GET' || method === 'HEAD') return { kind: 'read' };
+  if (method === 'POST' && segments.join('/') === BATCH_SEGMENTS) return { kind: 'batch' };
   if (method === 'PUT' || method === 'DELETE') {
     for (const prefix of UNIT_ITEM_PREFIXES) {
       const rest = segments.slice(prefix.length);
@@ -49,6 +54,8 @@ function grantAllows(grant: Grant, action: RequestedAction): boolean {
       return true;
     case 'admin':
       return grant.role === 'admin';
+    case 'batch':
+      return rank(grant.role) >= rank('operate');
     case 'unit-write':
       if (rank(grant.role) < rank('operate')) return false;
       if (grant.role === 'admin' || grant.units === null) return true;
@@ -68,6 +75,8 @@ export function refusalReason(action: RequestedAction): string {
       return 'reading needs the read role';
     case 'admin':
       return 'this request needs the admin role';
+    case 'batch':
+      return 'a batch needs the operate role';
     case 'unit-write':
       return `writing unit ${JSON.stringify(action.unit)} needs the operate role for a glob matching it`;
   }

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { errorMessage } from '../../error-message.js';
 import { parseGoQuery } from '../../go/url.js';
 import type { RegistrySeam } from '../../registry/ports.js';
+import type { Grant } from '../access/roles.js';
 import { hangUpSignal } from '../client-gone.js';
 import { type PageToken, PageTokenError, pageTokenFromQuery } from '../page-token.js';
 import { sendError } from '../respond.js';
@@ -12,6 +13,11 @@ export interface ApiContext {
   registry: RegistrySeam;
   /** Page size of every list, and the only limit a page token may carry. */
   tokenLimit: number;
+  /**
+   * What the access gate lets the request's caller do; absent without access control, when
+   * every caller may do everything.
+   */
+  grantsOf?: (req: IncomingMessage) => readonly Grant[] | undefined;
   log: Logger;
 }
 

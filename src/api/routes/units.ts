@@ -1,10 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { quoteString, trimGoSpace } from '../../go/text.js';
-import { InvalidJobStateError, parseJobState } from '../../job/job.js';
-import { isJobState, type JobState } from '../../job/types.js';
+import { trimGoSpace } from '../../go/text.js';
+import { parseJobState } from '../../job/job.js';
+import { isJobState } from '../../job/types.js';
 import { validateUnitOptions } from '../../job/validate-options.js';
 import type { StoredUnit } from '../../registry/model.js';
-import { unitNameInfo, validateSubmittedUnitName } from '../../unit/name.js';
+import { unitNameInfo } from '../../unit/name.js';
 import { UnitFile } from '../../unit/unit-file.js';
 import { hangUpSignal } from '../client-gone.js';
 import { toApiUnit } from '../entities.js';
@@ -13,6 +13,7 @@ import { BodyDecodeError, decodeUnitBody, type UnitBody } from '../request-bodie
 import { readRequestBody } from '../request-body.js';
 import { sendError, sendJson, sendStatus } from '../respond.js';
 import { ANSWERED, type ApiContext, fromRegistry, requestPageToken } from './context.js';
+import { checkPutName, decidePut } from './unit-put-decision.js';
 import { nonEmpty } from './wire.js';
 
 /** `/fleet/v1/units`: GET lists; any other method is refused with fleet's text. */
@@ -84,7 +85,8 @@ async function deleteUnit(ctx: ApiContext, res: ServerResponse, name: string): P
 
 /**
  * Create, replace or change the desired state, decided in fleet's order: media type, body,
- * name, then what exists. Nothing is written unless every check before the write passed.
+ * name, then what exists (`decidePut`). Nothing is written unless every check before the
+ * write passed.
  */
 async function putUnit(
   ctx: ApiContext,
@@ -107,20 +109,12 @@ async function putUnit(
     return;
   }
 
-  const name = body.name === '' ? item : body.name;
-  if (name !== item) {
-    sendError(
-      res,
-      400,
-      `name in URL ${quoteString(item)} differs from unit name in request body ${quoteString(name)}`,
-    );
+  const named = checkPutName(item, body);
+  if ('refused' in named) {
+    sendError(res, named.refused.status, named.refused.message);
     return;
   }
-  const invalidName = validateSubmittedUnitName(name);
-  if (invalidName !== null) {
-    sendError(res, 400, invalidName);
-    return;
-  }
+  const { name } = named;
 
   const fetchFailed = `Failed fetching Unit(${name}) from Registry`;
   // The common requests first, each one guarded transaction when the store's guess holds:
@@ -157,40 +151,27 @@ async function putUnit(
     if (existing === ANSWERED) return;
   }
 
-  if (existing === null) {
-    if (body.options.length === 0) {
-      sendError(res, 409, 'unit does not exist and options field empty');
-      return;
-    }
-    const invalidOptions = validateUnitOptions(body.options);
-    if (invalidOptions !== null) {
-      sendError(res, 400, invalidOptions);
-      return;
-    }
-    return createUnit(ctx, res, name, body);
+  const decision = decidePut(name, body, existing);
+  if ('refused' in decision) {
+    sendError(res, decision.refused.status, decision.refused.message);
+    return;
   }
-
-  // fleet does not re-validate options when replacing; that quirk is kept (it is recorded).
-  if (body.options.length > 0 && new UnitFile(body.options).hash !== existing.unitFile.hash) {
-    await createUnit(ctx, res, name, body);
+  const { change } = decision;
+  if (change.type === 'put') {
+    const created = await fromRegistry(ctx, res, `Failed creating Unit(${name}) in Registry`, () =>
+      ctx.registry.units.put(name, change.unitFile, change.desiredState, {
+        signal: hangUpSignal(res),
+      }),
+    );
+    if (created === ANSWERED) return;
+    sendStatus(res, 201);
     // The old content may now be referenced by no unit.
-    ctx.registry.unitFileCollector.sweepSoon();
+    if (decision.replaces) ctx.registry.unitFileCollector.sweepSoon();
     return;
   }
-
-  if (body.desiredState === '') {
-    sendError(res, 409, 'must provide DesiredState to update existing unit');
-    return;
-  }
-  if (unitNameInfo(name)?.isTemplate && body.desiredState !== 'inactive') {
-    sendError(res, 400, `cannot activate template ${quoteString(name)}`);
-    return;
-  }
-  const desiredState = desiredStateOf(res, body.desiredState);
-  if (desiredState === null) return;
 
   const found = await fromRegistry(ctx, res, `Failed setting target state of Unit(${name})`, () =>
-    ctx.registry.units.setDesiredState(name, desiredState, { signal: hangUpSignal(res) }),
+    ctx.registry.units.setDesiredState(name, change.desiredState, { signal: hangUpSignal(res) }),
   );
   if (found === ANSWERED) return;
   if (!found) {
@@ -201,48 +182,14 @@ async function putUnit(
   sendStatus(res, 204);
 }
 
-async function createUnit(
-  ctx: ApiContext,
-  res: ServerResponse,
-  name: string,
-  body: UnitBody,
-): Promise<void> {
-  const desiredState = desiredStateOf(
-    res,
-    body.desiredState === '' ? 'inactive' : body.desiredState,
-  );
-  if (desiredState === null) return;
-  const created = await fromRegistry(ctx, res, `Failed creating Unit(${name}) in Registry`, () =>
-    ctx.registry.units.put(name, new UnitFile(body.options), desiredState, {
-      signal: hangUpSignal(res),
-    }),
-  );
-  if (created === ANSWERED) return;
-  sendStatus(res, 201);
-}
-
 /** Whether a desired-state change of an existing unit passes every check before the write. */
 function desiredStateChangeAllowed(name: string, value: string): boolean {
   if (!isJobState(value)) return false;
   return value === 'inactive' || unitNameInfo(name)?.isTemplate !== true;
 }
 
-/**
- * Deviation: fleet stored any string (answering 204, or 500 on create) and the unit then
- * broke; we refuse it with 400 and `ParseJobState`'s message, writing nothing.
- */
-function desiredStateOf(res: ServerResponse, value: string): JobState | null {
-  try {
-    return parseJobState(value);
-  } catch (err) {
-    if (!(err instanceof InvalidJobStateError)) throw err;
-    sendError(res, 400, err.message);
-    return null;
-  }
-}
-
 /** fleet's `validateContentType`: exactly one header, media type exactly `application/json`. */
-function contentTypeProblem(values: readonly string[]): string | null {
+export function contentTypeProblem(values: readonly string[]): string | null {
   if (values.length !== 1) return `expected 1 Content-Type, got ${values.length}`;
   const mediaType = trimGoSpace((values[0] ?? '').split(';', 1)[0] ?? '');
   return mediaType === 'application/json'

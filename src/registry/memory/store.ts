@@ -1,5 +1,5 @@
 import type { Clock, TimerHandle } from '../../clock.js';
-import { MAX_OPERATIONS_PER_TXN } from '../limits.js';
+import { MAX_OPERATIONS_PER_TXN, MAX_REQUEST_BYTES } from '../limits.js';
 
 /** etcd's smallest lease TTL with the election timeout the tests give it. */
 const MIN_LEASE_TTL_SECONDS = 1;
@@ -165,6 +165,9 @@ export class MemoryStore {
       if (branch.length > MAX_OPERATIONS_PER_TXN) {
         throw new InvalidTxnError('etcdserver: too many operations in txn request');
       }
+    }
+    if (requestBytes(request) > MAX_REQUEST_BYTES) {
+      throw new InvalidTxnError('etcdserver: request is too large');
     }
     checkDuplicates(request.success);
     checkDuplicates(failure);
@@ -415,6 +418,17 @@ export class MemoryStore {
     }, lease.ttlMs);
     lease.keepalive = this.clock.setTimeout(() => this.renew(lease), lease.ttlMs / 3);
   }
+}
+
+/** A transaction's keys and values: what etcd's request-size limit mostly counts. */
+function requestBytes(request: TxnRequest): number {
+  let bytes = 0;
+  for (const compare of request.compare) bytes += Buffer.byteLength(compare.key);
+  for (const op of [...request.success, ...(request.failure ?? [])]) {
+    bytes += Buffer.byteLength(op.key);
+    if (op.type === 'put') bytes += Buffer.byteLength(op.value);
+  }
+  return bytes;
 }
 
 /** etcd refuses a branch that writes one key twice, or puts a key it also deletes. */

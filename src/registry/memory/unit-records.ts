@@ -3,9 +3,13 @@ import { type BadRecordHandler, RegistryConflictError, type StoredUnit } from '.
 import type { WriteOptions } from '../ports.js';
 import { decodeRecord, unitRecordSchema } from '../records.js';
 import { unitWriteOps } from '../txn-ops.js';
+import type { UnitTxn } from '../unit-batch-txns.js';
 import {
+  type BatchTxnResult,
   MAX_WRITE_ATTEMPTS,
   type NextWrite,
+  type SeenKey,
+  type SeenUnit,
   UNCHANGED,
   UnitRecordsBase,
 } from '../unit-records-base.js';
@@ -21,11 +25,38 @@ import type { MemoryUnitBodies } from './unit-bodies.js';
 export class MemoryUnitRecords extends UnitRecordsBase {
   constructor(
     private readonly store: MemoryStore,
-    private readonly keys: RegistryKeys,
+    keys: RegistryKeys,
     bodies: MemoryUnitBodies,
     onBadRecord: BadRecordHandler,
   ) {
-    super(bodies, onBadRecord);
+    super(bodies, keys, onBadRecord);
+  }
+
+  /** No memory of its own writes: a batch guesses its units new, and guards catch the rest. */
+  protected guessKeys(): SeenUnit | null {
+    return null;
+  }
+
+  protected async readKeys(names: readonly string[], signal?: AbortSignal): Promise<SeenUnit[]> {
+    signal?.throwIfAborted();
+    return names.map((name) => ({
+      unit: seenKey(this.store.get(this.keys.unit(name))),
+      placement: seenKey(this.store.get(this.keys.placement(name))),
+    }));
+  }
+
+  protected async commitTxn(txn: UnitTxn, signal?: AbortSignal): Promise<BatchTxnResult> {
+    signal?.throwIfAborted();
+    const result = this.store.txn({
+      compare: txn.guards.map(({ key, target, revision }) => ({ key, target, op: '==', revision })),
+      success: txn.ops,
+      failure: txn.reads.map((key) => ({ type: 'get', key })),
+    });
+    return {
+      succeeded: result.succeeded,
+      revision: result.revision.toString(),
+      reads: txn.reads.map((_, index) => seenKey(result.reads.get(index) ?? null)),
+    };
   }
 
   async get(name: string): Promise<StoredUnit | null> {
@@ -63,6 +94,10 @@ export class MemoryUnitRecords extends UnitRecordsBase {
       `unit ${name} kept changing under concurrent writers; gave up after ${MAX_WRITE_ATTEMPTS} attempts`,
     );
   }
+}
+
+function seenKey(kv: MemoryKeyValue | null): SeenKey | null {
+  return kv === null ? null : { modRevision: kv.modRevision.toString(), value: kv.value };
 }
 
 function revisionOf(kv: MemoryKeyValue | null): bigint {

@@ -19,6 +19,9 @@ describe('what a request asks to do', () => {
     ['PUT', '/fleet/v1/units', { kind: 'admin' }],
     ['PUT', '/fleet/v1/state/web-1.service', { kind: 'admin' }],
     ['PUT', '/fleet/v1/units/a/b', { kind: 'admin' }],
+    ['POST', '/fleet/ext/v1/batch', { kind: 'batch' }],
+    ['PUT', '/fleet/ext/v1/batch', { kind: 'admin' }],
+    ['POST', '/fleet/ext/v1/batch/x', { kind: 'admin' }],
   ] as const)('%s %s', (method, path, expected) => {
     expect(requestedAction(method, path.split('/').slice(1))).toEqual(expected);
   });
@@ -33,6 +36,7 @@ describe('role decisions: admin ⊃ operate ⊃ read, operate optionally limited
   const writeWeb: RequestedAction = { kind: 'unit-write', unit: 'web-1.service' };
   const writeDb: RequestedAction = { kind: 'unit-write', unit: 'db.service' };
   const patch: RequestedAction = { kind: 'admin' };
+  const batch: RequestedAction = { kind: 'batch' };
 
   it.each([
     ['read', [read], list, true],
@@ -49,6 +53,9 @@ describe('role decisions: admin ⊃ operate ⊃ read, operate optionally limited
     ['admin', [admin], patch, true],
     ['read and operate web-*', [read, operateWeb], writeWeb, true],
     ['no grant', [], list, false],
+    ['read', [read], batch, false],
+    ['operate web-*', [operateWeb], batch, true],
+    ['admin', [admin], batch, true],
   ] as const)('%s on %j: %s', (_name, grants, action, expected) => {
     expect(grantsAllow(grants, action)).toBe(expected);
   });
