@@ -23,6 +23,7 @@ import {
   startEtcdInNamespace,
   writeMachineFile,
 } from '../harness/index.js';
+import { diagnoseHungNode, reportOnSignalOptions } from '../harness/node-report.js';
 import { run } from '../harness/proc.js';
 import type { ApiMachine, ApiUnit, ApiUnitState } from '../src/api/schema.js';
 import type { FleetClient } from '../src/client/types.js';
@@ -609,6 +610,9 @@ export class Cluster {
         Object.entries(process.env).filter(([k]) => !k.startsWith('FLEETCTL_')),
       );
       Object.assign(env, opts.env);
+      // A fleetctl that hangs says where before it is killed.
+      const reports = join(this.network.stateDir, 'fleetctl-reports');
+      env.NODE_OPTIONS = reportOnSignalOptions(reports, env.NODE_OPTIONS);
       return run(
         [process.execPath, fleetctl, `--endpoint=${this.apiMachine(opts.via).endpoint}`, ...args],
         {
@@ -616,6 +620,7 @@ export class Cluster {
           env,
           ...(opts.cwd !== undefined && { cwd: opts.cwd }),
           ...(opts.input !== undefined && { input: opts.input }),
+          onTimeout: (pid) => diagnoseHungNode(pid, reports),
         },
       );
     }

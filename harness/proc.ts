@@ -9,6 +9,11 @@ export interface RunOptions {
   input?: string;
   env?: NodeJS.ProcessEnv;
   cwd?: string;
+  /**
+   * Called when the deadline passes, before the kill: what it resolves to is added to the
+   * result's stderr (a diagnostic of why the command hung). Bounded by the caller.
+   */
+  onTimeout?: (pid: number) => Promise<string>;
 }
 
 export interface RunResult {
@@ -74,13 +79,17 @@ export function run(argv: readonly string[], opts: RunOptions = {}): Promise<Run
         code,
         signal,
         stdout: Buffer.concat(out).toString('utf8'),
-        stderr: Buffer.concat(err).toString('utf8') + extraErr,
+        stderr: Buffer.concat(err).toString('utf8') + extraErr + diagnosis,
         timedOut,
         durationMs: Date.now() - started,
       });
     };
-    const timer = setTimeout(() => {
+    let diagnosis = '';
+    const timer = setTimeout(async () => {
       timedOut = true;
+      if (opts.onTimeout !== undefined && child.pid !== undefined) {
+        diagnosis = await opts.onTimeout(child.pid).catch((e: Error) => `(no diagnosis: ${e})`);
+      }
       killGroup(child.pid);
     }, timeoutMs);
     child.stdout?.on('data', (b: Buffer) => out.push(b));
