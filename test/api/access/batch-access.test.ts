@@ -1,44 +1,20 @@
-import { rmSync } from 'node:fs';
-import { Etcd3 } from 'etcd3';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { type EtcdCluster, startEtcd } from '../../support/etcd.js';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
-  makePki,
-  type Pki,
+  createOverSocket,
   type SecureApi,
   sendTls,
   sendUnix,
   startSecureApi,
   TOKENS,
-  UNIT_BODY,
+  useSecureSuite,
 } from '../support/secure-api.js';
 
-let etcd: EtcdCluster;
-let client: Etcd3;
-let pki: Pki;
+const suite = useSecureSuite();
 let api: SecureApi;
 
-beforeAll(async () => {
-  pki = makePki();
-  etcd = await startEtcd();
-  client = new Etcd3(etcd.clientOptions());
-});
-afterAll(async () => {
-  client?.close();
-  await etcd?.stop();
-  rmSync(pki.dir, { recursive: true, force: true });
-});
 beforeEach(async () => {
-  api = await startSecureApi(client, pki);
-  for (const name of ['db.service', 'web-1.service']) {
-    const put = await sendUnix(api, {
-      method: 'PUT',
-      path: `/fleet/v1/units/${name}`,
-      headers: { 'Content-Type': 'application/json' },
-      body: UNIT_BODY(),
-    });
-    expect(put.status).toBe(201);
-  }
+  api = await startSecureApi(suite.client, suite.pki);
+  expect(await createOverSocket(api, ['db.service', 'web-1.service'])).toEqual([201, 201]);
   api.lines.length = 0;
 });
 afterEach(async () => {
@@ -69,8 +45,11 @@ const refusedDb = {
 describe('a batch on TCP with access control', () => {
   it('needs the operate role to be let in at all', async () => {
     const before = await desiredStates();
-    for (const credentials of [{ client: pki.clients.rita }, { token: TOKENS.viewer }]) {
-      const response = await sendTls(api, pki, { ...launch('web-1.service'), ...credentials });
+    for (const credentials of [{ client: suite.pki.clients.rita }, { token: TOKENS.viewer }]) {
+      const response = await sendTls(api, suite.pki, {
+        ...launch('web-1.service'),
+        ...credentials,
+      });
       expect([response.status, response.body]).toEqual([
         403,
         JSON.stringify({ error: { code: 403, message: 'a batch needs the operate role' } }),
@@ -84,8 +63,8 @@ describe('a batch on TCP with access control', () => {
   });
 
   it('authorises each unit by itself: operate on web-* writes web-1.service, not db.service', async () => {
-    for (const credentials of [{ client: pki.clients.olga }, { token: TOKENS.deployer }]) {
-      const response = await sendTls(api, pki, {
+    for (const credentials of [{ client: suite.pki.clients.olga }, { token: TOKENS.deployer }]) {
+      const response = await sendTls(api, suite.pki, {
         ...launch('db.service', 'web-1.service'),
         ...credentials,
       });
@@ -118,9 +97,9 @@ describe('a batch on TCP with access control', () => {
   });
 
   it('lets admin and the unix socket write every unit', async () => {
-    const admin = await sendTls(api, pki, {
+    const admin = await sendTls(api, suite.pki, {
       ...launch('db.service', 'web-1.service'),
-      client: pki.clients.alice,
+      client: suite.pki.clients.alice,
     });
     expect(JSON.parse(admin.body).results.map((r: { status: number }) => r.status)).toEqual([
       204, 204,

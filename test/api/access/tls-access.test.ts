@@ -1,54 +1,31 @@
-import { rmSync, writeFileSync } from 'node:fs';
-import { Etcd3 } from 'etcd3';
+import { writeFileSync } from 'node:fs';
 import { pino } from 'pino';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { PlainTcpRefusedError, serveApi } from '../../../src/api/serve.js';
 import type { EtcdPresenceLease } from '../../../src/registry/machine-presence.js';
-import { type EtcdCluster, startEtcd } from '../../support/etcd.js';
 import { registerMachine } from '../support/machines.js';
 import {
   accessFileText,
-  makePki,
-  type Pki,
+  createOverSocket,
   type SecureApi,
   sendTls,
   sendUnix,
   startSecureApi,
   TOKENS,
-  UNIT_BODY,
+  useSecureSuite,
 } from '../support/secure-api.js';
 
 const M1 = 'a1000000000000000000000000000000';
 
-let etcd: EtcdCluster;
-let client: Etcd3;
-let pki: Pki;
+const suite = useSecureSuite();
 let api: SecureApi;
 let machine: EtcdPresenceLease;
 
-beforeAll(async () => {
-  pki = makePki();
-  etcd = await startEtcd();
-  client = new Etcd3(etcd.clientOptions());
-});
-afterAll(async () => {
-  client?.close();
-  await etcd?.stop();
-  rmSync(pki.dir, { recursive: true, force: true });
-});
 beforeEach(async () => {
-  api = await startSecureApi(client, pki);
-  machine = await registerMachine(client, api.registry.keys, M1, { role: 'web' });
+  api = await startSecureApi(suite.client, suite.pki);
+  machine = await registerMachine(suite.client, api.registry.keys, M1, { role: 'web' });
   // One unit each of the two kinds the globs tell apart.
-  for (const name of ['db.service', 'web-1.service']) {
-    const put = await sendUnix(api, {
-      method: 'PUT',
-      path: `/fleet/v1/units/${name}`,
-      headers: { 'Content-Type': 'application/json' },
-      body: UNIT_BODY(),
-    });
-    expect(put.status).toBe(201);
-  }
+  expect(await createOverSocket(api, ['db.service', 'web-1.service'])).toEqual([201, 201]);
   api.lines.length = 0;
 });
 afterEach(async () => {
@@ -107,9 +84,9 @@ describe('callers on a TLS listener are refused', () => {
   ] as const)('%s: 401, nothing changed, one audit line', async (_name, who, message) => {
     const before = await snapshot();
     for (const request of [put('db.service'), patch]) {
-      const response = await sendTls(api, pki, {
+      const response = await sendTls(api, suite.pki, {
         ...request,
-        ...('client' in who && { client: pki.clients[who.client] }),
+        ...('client' in who && { client: suite.pki.clients[who.client] }),
         ...('token' in who && { token: who.token }),
       });
       expect([response.status, response.body]).toEqual([401, errorBody(401, message)]);
@@ -137,15 +114,15 @@ describe('callers on a TLS listener are refused', () => {
 describe('roles', () => {
   it('read may list but not write', async () => {
     const before = await snapshot();
-    for (const credentials of [{ client: pki.clients.rita }, { token: TOKENS.viewer }]) {
-      const list = await sendTls(api, pki, {
+    for (const credentials of [{ client: suite.pki.clients.rita }, { token: TOKENS.viewer }]) {
+      const list = await sendTls(api, suite.pki, {
         method: 'GET',
         path: '/fleet/v1/units',
         ...credentials,
       });
       expect(list.status).toBe(200);
       expect(JSON.parse(list.body).units).toHaveLength(2);
-      const write = await sendTls(api, pki, { ...put('web-1.service'), ...credentials });
+      const write = await sendTls(api, suite.pki, { ...put('web-1.service'), ...credentials });
       expect([write.status, write.body]).toEqual([
         403,
         errorBody(
@@ -162,18 +139,18 @@ describe('roles', () => {
   });
 
   it('operate limited to web-* writes web-1.service but cannot touch db.service', async () => {
-    for (const credentials of [{ client: pki.clients.olga }, { token: TOKENS.deployer }]) {
+    for (const credentials of [{ client: suite.pki.clients.olga }, { token: TOKENS.deployer }]) {
       const before = await snapshot();
       for (const request of [
         put('db.service'),
         { method: 'DELETE', path: '/fleet/v1/units/db.service' },
         patch,
       ]) {
-        const refused = await sendTls(api, pki, { ...request, ...credentials });
+        const refused = await sendTls(api, suite.pki, { ...request, ...credentials });
         expect(refused.status).toBe(403);
       }
       expect(await snapshot()).toEqual(before);
-      const allowed = await sendTls(api, pki, { ...put('web-1.service'), ...credentials });
+      const allowed = await sendTls(api, suite.pki, { ...put('web-1.service'), ...credentials });
       expect(allowed.status).toBe(204);
     }
     const unit = await api.registry.cluster.unit('web-1.service');
@@ -193,7 +170,7 @@ describe('roles', () => {
   });
 
   it('admin may edit machine metadata, and the write is audited with the machine', async () => {
-    const response = await sendTls(api, pki, { ...patch, client: pki.clients.alice });
+    const response = await sendTls(api, suite.pki, { ...patch, client: suite.pki.clients.alice });
     expect(response.status).toBe(204);
     const [edited] = await api.registry.cluster.machines();
     expect(edited?.metadata).toEqual({ role: 'web', rack: '7' });
@@ -209,7 +186,10 @@ describe('roles', () => {
   });
 
   it('audits a write that fails with its status', async () => {
-    const response = await sendTls(api, pki, { ...put('nothing.service'), token: TOKENS.admin });
+    const response = await sendTls(api, suite.pki, {
+      ...put('nothing.service'),
+      token: TOKENS.admin,
+    });
     expect(response.status).toBe(409);
     expect(api.audits()).toEqual([
       expect.objectContaining({
@@ -222,7 +202,7 @@ describe('roles', () => {
   });
 
   it('reads are not audited', async () => {
-    const response = await sendTls(api, pki, {
+    const response = await sendTls(api, suite.pki, {
       method: 'GET',
       path: '/fleet/v1/machines',
       token: TOKENS.viewer,
@@ -235,7 +215,7 @@ describe('roles', () => {
 describe('the access file on SIGHUP', () => {
   it('refuses a revoked token once re-read, and keeps the grants when the new file is broken', async () => {
     const ask = () =>
-      sendTls(api, pki, { method: 'GET', path: '/fleet/v1/units', token: TOKENS.viewer });
+      sendTls(api, suite.pki, { method: 'GET', path: '/fleet/v1/units', token: TOKENS.viewer });
     expect((await ask()).status).toBe(200);
 
     writeFileSync(api.accessFile, '{"tokens": [');
@@ -258,10 +238,10 @@ describe('the access file on SIGHUP', () => {
 
 describe('the Host header on TCP', () => {
   it.each(['fleet.test', '127.0.0.1:1', 'localhost'])('accepts %s', async (host) => {
-    const response = await sendTls(api, pki, {
+    const response = await sendTls(api, suite.pki, {
       method: 'GET',
       path: '/fleet/v1/units',
-      client: pki.clients.alice,
+      client: suite.pki.clients.alice,
       headers: { Host: host },
     });
     expect(response.status).toBe(200);
@@ -269,9 +249,9 @@ describe('the Host header on TCP', () => {
 
   it('refuses a foreign name, even from an admin, changing nothing', async () => {
     const before = await snapshot();
-    const response = await sendTls(api, pki, {
+    const response = await sendTls(api, suite.pki, {
       ...put('db.service'),
-      client: pki.clients.alice,
+      client: suite.pki.clients.alice,
       headers: { 'Content-Type': 'application/json', Host: 'rebound.attacker.example' },
     });
     expect([response.status, response.body]).toEqual([

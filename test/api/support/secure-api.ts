@@ -6,8 +6,9 @@ import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import type { Etcd3 } from 'etcd3';
+import { Etcd3 } from 'etcd3';
 import { pino } from 'pino';
+import { afterAll, beforeAll } from 'vitest';
 import {
   type CertificateAuthority,
   issue,
@@ -18,6 +19,7 @@ import { AccessFileHolder } from '../../../src/api/access/access-file-holder.js'
 import { createApiHandler } from '../../../src/api/handler.js';
 import { type ApiServer, serveApi } from '../../../src/api/serve.js';
 import { openRegistry, type Registry } from '../../../src/registry/registry.js';
+import { type EtcdCluster, startEtcd } from '../../support/etcd.js';
 import { type RawResponse, sendRaw } from './raw-http.js';
 
 export interface Pki {
@@ -227,3 +229,49 @@ export const UNIT_BODY = (desiredState = 'inactive') =>
     desiredState,
     options: [{ section: 'Service', name: 'ExecStart', value: '/bin/true' }],
   });
+
+/** A test file's etcd, a client of it and its certificates: made before its tests, removed after. */
+export function useSecureSuite(): { readonly client: Etcd3; readonly pki: Pki } {
+  let etcd: EtcdCluster | undefined;
+  let client: Etcd3 | undefined;
+  let pki: Pki | undefined;
+  beforeAll(async () => {
+    pki = makePki();
+    etcd = await startEtcd();
+    client = new Etcd3(etcd.clientOptions());
+  });
+  afterAll(async () => {
+    client?.close();
+    await etcd?.stop();
+    if (pki !== undefined) rmSync(pki.dir, { recursive: true, force: true });
+  });
+  return {
+    get client() {
+      if (client === undefined)
+        throw new Error('the suite is not started yet: use it inside tests');
+      return client;
+    },
+    get pki() {
+      if (pki === undefined) throw new Error('the suite is not started yet: use it inside tests');
+      return pki;
+    },
+  };
+}
+
+/** Creates each unit over the unix socket, where every caller may write; their statuses. */
+export async function createOverSocket(
+  api: SecureApi,
+  names: readonly string[],
+): Promise<number[]> {
+  const statuses: number[] = [];
+  for (const name of names) {
+    const put = await sendUnix(api, {
+      method: 'PUT',
+      path: `/fleet/v1/units/${name}`,
+      headers: { 'Content-Type': 'application/json' },
+      body: UNIT_BODY(),
+    });
+    statuses.push(put.status);
+  }
+  return statuses;
+}
