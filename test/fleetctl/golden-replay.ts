@@ -5,6 +5,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { OUR_COMMAND_NAMES } from '../../src/fleetctl/args/specs.js';
 
 /**
  * Replays the original fleetctl's recorded transcript (`fleetctl-golden.json` in
@@ -71,6 +72,25 @@ export function substitutePlaceholders(text: string, machines: MachineNames): st
   });
 }
 
+/**
+ * The steps that print the root help, whose COMMANDS listing now holds our commands too
+ * (docs/fleetctl.md, "Differences from the recorded transcript").
+ */
+export const ROOT_HELP_STEPS: ReadonlySet<string> = new Set([
+  'help',
+  'help-flag',
+  'version-flag-not-first',
+]);
+
+/** The root help without the lines of our own commands: what fleet printed. */
+export function withoutOurCommands(help: string): string {
+  const ours = new Set(OUR_COMMAND_NAMES);
+  return help
+    .split('\n')
+    .filter((line) => !ours.has(/^\t([^\t]+)\t/.exec(line)?.[1] ?? ''))
+    .join('\n');
+}
+
 /** The normalisations of the transcripts' README, applied alike to recorded and actual output. */
 export function normalise(
   text: string,
@@ -89,6 +109,7 @@ export function normalise(
   for (const [id, name] of Object.entries(machines)) {
     out = out.replaceAll(id.slice(0, 8), `<short:${anonymous ? '*' : name}>`);
   }
+  if (stream === 'stdout' && ROOT_HELP_STEPS.has(step.id)) out = withoutOurCommands(out);
   if (stream === 'stdout' && step.stripUnitLegend === true) {
     out = out.replace(/^(Unit \S+ \S*) on \S+$/gm, '$1');
   }

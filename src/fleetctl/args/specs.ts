@@ -32,6 +32,8 @@ export interface CommandSpec {
   deprecated?: string;
   /** Local flags; the root's are the persistent ones every command inherits. */
   flags: readonly FlagSpec[];
+  /** A command of ours, not fleet's: it joins the recorded root help (docs/fleetctl.md). */
+  ours?: true;
 }
 
 const TLS_USAGE = 'used to secure communication with the fleet API or etcd';
@@ -462,6 +464,11 @@ units are always non-blocking.`,
     flags: [],
   },
 ];
+
+/** The commands we added to fleet's: the one difference in the recorded root help listing. */
+export const OUR_COMMAND_NAMES: readonly string[] = COMMANDS.filter(
+  (command) => command.ours === true,
+).map((command) => command.name);
 
 /** The root's subcommands as cobra holds them at run time: sorted, `help` included. */
 export const SUBCOMMANDS: readonly CommandSpec[] = [...COMMANDS, HELP_COMMAND].sort((a, b) =>
