@@ -40,7 +40,13 @@ import {
   waitFor,
 } from './api.js';
 import { EtcdMembers } from './etcd-members.js';
-import { apiEndpoint, apiSocketPath, machineFiles, tlsEndpoint } from './fleet-units.js';
+import {
+  apiEndpoint,
+  apiSocketPath,
+  FLEET_PEER_PORT,
+  machineFiles,
+  tlsEndpoint,
+} from './fleet-units.js';
 import {
   ACCESS_FILE,
   ClusterPki,
@@ -331,6 +337,8 @@ export class Cluster {
         metadata: m.metadata,
         ...(this.options.fleetConf !== undefined && { extra: this.options.fleetConf }),
         secure: this.options.secure !== undefined,
+        // The harness's own address: the public IP may be one all machines share.
+        peerAddress: `${m.ip}:${FLEET_PEER_PORT}`,
       },
       m.ip,
     );

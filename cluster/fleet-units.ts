@@ -14,6 +14,8 @@ export const FLEET_SOCKET = '/var/run/fleet.sock';
 /** The same socket by its real path (see apiSocketPath: symlinks resolve against the host's root). */
 export const FLEET_SOCKET_REAL = '/run/fleet.sock';
 export const FLEET_TCP_PORT = 54728;
+/** Where each machine's peer listener serves unit status and journal to the other fleetds. */
+export const FLEET_PEER_PORT = 54729;
 export const DROP_IN = `${SYSTEM_UNIT_DIR}/fleet.service.d/10-cluster.conf`;
 
 export interface FleetConfOptions {
@@ -33,6 +35,8 @@ export interface FleetConfOptions {
    * a certificate of the cluster CA or a token of the access file (default: plain TCP).
    */
   secure?: boolean;
+  /** `host:port` of the peer listener (every mode has one: see pki.ts). */
+  peerAddress: string;
 }
 
 export function renderFleetConf(o: FleetConfOptions): string {
@@ -43,6 +47,10 @@ export function renderFleetConf(o: FleetConfOptions): string {
     `public_ip=${o.publicIp}`,
     `agent_ttl=${o.agentTtl ?? '3s'}`,
     `engine_reconcile_interval=${o.engineReconcileInterval ?? '0.5'}`,
+    `peer_cert_file=${PEER_CERT}`,
+    `peer_key_file=${PEER_KEY}`,
+    `peer_ca_file=${CLUSTER_CA}`,
+    `peer_address=${o.peerAddress}`,
     ...(o.secure === true
       ? [
           `api_tls_cert_file=${PEER_CERT}`,

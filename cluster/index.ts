@@ -26,6 +26,7 @@ export {
   apiEndpoint,
   apiSocketPath,
   FLEET_CONF,
+  FLEET_PEER_PORT,
   FLEET_SOCKET,
   FLEET_TCP_PORT,
   renderDropIn,

@@ -203,6 +203,29 @@ describe.skipIf(unavailable !== undefined)('the TCP API of a secure cluster', ()
     expect(db?.options?.find((o) => o.name === 'Description')?.value).toBe('database');
   });
 
+  it("refuses a unit's status and journal without operate on it, and lets admin ask", async () => {
+    const refused = [
+      [{ token: TOKENS.dashboard }, 'status'],
+      [{ certificate: certs.rita }, 'journal'],
+      [{ token: TOKENS.deploy }, 'journal'],
+    ] as const;
+    for (const [caller, report] of refused) {
+      const answer = await call(caller, 'GET', `/fleet/ext/v1/units/db.service/${report}`);
+      expect(answer.status, answer.body).toBe(403);
+      expect(errorMessage(answer)).toBe(
+        'reading the status or journal of unit "db.service" needs the operate role for a glob matching it',
+      );
+    }
+    // Past the gate: db.service is inactive, so there is nothing to run.
+    const admin = await call(
+      { certificate: certs.alice },
+      'GET',
+      '/fleet/ext/v1/units/db.service/status',
+    );
+    expect(admin.status, admin.body).toBe(404);
+    expect(errorMessage(admin)).toBe('unit db.service is not running on any machine');
+  });
+
   it('lets admin edit machine metadata', async () => {
     const alice = { certificate: certs.alice };
     const patch = await call(alice, 'PATCH', '/fleet/v1/machines', metadataPatch(m1.id, 'edge'));

@@ -12,8 +12,11 @@ import { routeOnDecodedPath } from './request-target.js';
 import { JSON_CONTENT_TYPE, sendError } from './respond.js';
 import { unitsBatch } from './routes/batch.js';
 import type { ApiContext } from './routes/context.js';
+import { cordonsCollection, machineCordon } from './routes/cordons.js';
+import { eventStream } from './routes/events.js';
 import { machinesCollection } from './routes/machines.js';
 import { stateCollection, stateItem } from './routes/state.js';
+import { type UnitReports, unitReport } from './routes/unit-reports.js';
 import { unitItem, unitsCollection } from './routes/units.js';
 
 export interface ApiHandlerOptions {
@@ -31,6 +34,11 @@ export interface ApiHandlerOptions {
    * do everything and nothing is audited, as in fleet: tests of the original behaviour.
    */
   access?: Omit<AccessGateOptions, 'log'>;
+  /**
+   * Ours: this machine and how to reach the others, for units' status and journal; without
+   * it those paths answer fleet's 404.
+   */
+  reports?: Omit<UnitReports, 'hop'>;
   log: Logger;
 }
 
@@ -92,6 +100,21 @@ export function createApiHandler(options: ApiHandlerOptions): RequestListener {
   }
   // Ours, not fleet's: everything we add to the API lives under /fleet/ext/v1.
   app.all('/fleet/ext/v1/batch', (req: Request, res: Response) => unitsBatch(ctx, req, res));
+  app.all('/fleet/ext/v1/machines', (req: Request, res: Response) =>
+    cordonsCollection(ctx, req, res),
+  );
+  app.all(
+    '/fleet/ext/v1/machines/:id/:action',
+    (req: Request<{ id: string; action: string }>, res: Response) =>
+      machineCordon(ctx, req, res, req.params.id, req.params.action),
+  );
+  app.all('/fleet/ext/v1/events', (req: Request, res: Response) => eventStream(ctx, req, res));
+  const reports = options.reports && { ...options.reports, hop: 'entry' as const };
+  app.all(
+    '/fleet/ext/v1/units/:name/:report',
+    (req: Request<{ name: string; report: string }>, res: Response) =>
+      unitReport(ctx, reports, req, res, req.params.name, req.params.report),
+  );
   app.all('/metrics', (req: Request, res: Response) => metrics(req, res, options.metrics));
 
   // fleet's catch-all: the root refuses every method, anything else does not exist.

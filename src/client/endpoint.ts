@@ -63,3 +63,11 @@ function joinPath(base: string, rest: string): string {
   }
   return `/${segments.join('/')}`;
 }
+
+/** The Go client's URI-template expansion: everything but RFC 3986 unreserved is escaped. */
+export function escapePathParameter(value: string): string {
+  return encodeURIComponent(value).replace(
+    /[!'()*]/g,
+    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
+  );
+}

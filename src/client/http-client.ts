@@ -1,8 +1,10 @@
 import type { ApiMachine, ApiUnit, ApiUnitState } from '../api/schema.js';
 import { goJsonEncode } from '../go/json-encode.js';
 import { readFirstJsonValue } from '../go/json-value.js';
-import { type ApiEndpoint, parseEndpoint } from './endpoint.js';
+import { type ApiEndpoint, escapePathParameter, parseEndpoint } from './endpoint.js';
+import { type EventStreamEnd, followEventStream } from './event-stream.js';
 import { GoogleApiError, googleApiError } from './googleapi-error.js';
+import { httpMachineCordons, type MachineCordonsClient } from './machine-cordons.js';
 import {
   machinePageSchema,
   type ResponsePage,
@@ -15,6 +17,12 @@ import {
 } from './response-schemas.js';
 import { type ConnectionFactory, type TlsFiles, Transport } from './transport.js';
 import type { FleetClient } from './types.js';
+import {
+  runUnitOutput,
+  type UnitOutputRequest,
+  type UnitOutputResult,
+  type UnitOutputSink,
+} from './unit-output.js';
 
 export interface HttpClientOptions extends TlsFiles {
   /** fleetctl's `--endpoint`: `http://…`, `https://…`, `unix:///path` or `file:///path`. */
@@ -51,10 +59,14 @@ export function createHttpClient(options: HttpClientOptions): FleetClient {
 }
 
 class HttpFleetClient implements FleetClient {
+  readonly cordons: MachineCordonsClient;
+
   constructor(
     private readonly endpoint: ApiEndpoint,
     private readonly transport: Transport,
-  ) {}
+  ) {
+    this.cordons = httpMachineCordons(transport, endpoint);
+  }
 
   async machines(): Promise<ApiMachine[]> {
     return this.allPages('machines', machinePageSchema);
@@ -86,6 +98,22 @@ class HttpFleetClient implements FleetClient {
 
   async destroyUnit(name: string): Promise<void> {
     await this.call('DELETE', `units/${escapePathParameter(name)}`);
+  }
+
+  unitOutput(
+    request: UnitOutputRequest,
+    sink: UnitOutputSink,
+    signal?: AbortSignal,
+  ): Promise<UnitOutputResult> {
+    return runUnitOutput(this.transport, this.endpoint, request, sink, signal);
+  }
+
+  followEvents(
+    since: string | null,
+    onLine: (line: string) => void,
+    signal?: AbortSignal,
+  ): Promise<EventStreamEnd> {
+    return followEventStream(this.transport, this.endpoint, since, onLine, signal);
   }
 
   async close(): Promise<void> {
@@ -153,12 +181,4 @@ function decode<T>(schema: ResponseSchema<T>, body: string): T {
     if (!(err instanceof ResponseShapeError)) throw err;
     throw new ResponseDecodeError(`unexpected response: ${err.message}`);
   }
-}
-
-/** The Go client's URI-template expansion: everything but RFC 3986 unreserved is escaped. */
-function escapePathParameter(value: string): string {
-  return encodeURIComponent(value).replace(
-    /[!'()*]/g,
-    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
-  );
 }

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import {
+  type ClientRequest,
   Agent as HttpAgent,
   request as httpRequest,
   type IncomingMessage,
@@ -23,6 +24,14 @@ export type ConnectionFactory = () => Promise<Duplex>;
 export interface TransportResponse {
   status: number;
   body: string;
+}
+
+/** An answer whose body is still arriving. */
+export interface StreamingResponse {
+  status: number;
+  body: IncomingMessage;
+  /** Words an error of the body's stream as Go's `*url.Error` for this request. */
+  describe: (err: Error) => Error;
 }
 
 /** A request that got no HTTP answer, worded as Go's `*url.Error` (`Get "<url>": …`). */
@@ -68,12 +77,54 @@ export class Transport {
   }
 
   send(method: string, url: string, body?: string): Promise<TransportResponse> {
-    const fail = (detail: string) =>
+    return this.request(method, url, body, (res, fail) => {
+      return new Promise((resolve, reject) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('error', (err) => reject(fail(err)));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }),
+        );
+      });
+    });
+  }
+
+  /**
+   * A GET whose answer is read as it arrives: resolves at the response headers. The request
+   * timeout covers the wait for them only, as a followed stream may stay quiet for long;
+   * `signal` hangs up at any time, which is how the server learns to stop.
+   */
+  stream(url: string, signal: AbortSignal): Promise<StreamingResponse> {
+    return this.request(
+      'GET',
+      url,
+      undefined,
+      async (res, fail, req) => {
+        req.setTimeout(0);
+        return { status: res.statusCode ?? 0, body: res, describe: fail };
+      },
+      signal,
+    );
+  }
+
+  /** Sends one request; `read` turns the response into the result. */
+  private request<T>(
+    method: string,
+    url: string,
+    body: string | undefined,
+    read: (res: IncomingMessage, fail: (err: Error) => Error, req: ClientRequest) => Promise<T>,
+    signal?: AbortSignal,
+  ): Promise<T> {
+    const failWith = (detail: string) =>
       new TransportError(`${method[0]}${method.slice(1).toLowerCase()} "${url}": ${detail}`);
     if (this.endpoint.protocol !== 'http' && this.endpoint.protocol !== 'https') {
-      return Promise.reject(fail(`unsupported protocol scheme "${this.endpoint.protocol}"`));
+      return Promise.reject(failWith(`unsupported protocol scheme "${this.endpoint.protocol}"`));
     }
     const target = new URL(url);
+    const fail = (err: Error) =>
+      err instanceof TransportError
+        ? err
+        : failWith(describeError(err as NodeJS.ErrnoException, this.endpoint, target));
     const headers: Record<string, string> = { 'User-Agent': 'google-api-go-client/0.5' };
     // Set before `auth` is considered: Node adds Basic credentials from the URL only when
     // no Authorization header is there, so the token wins over userinfo.
@@ -91,6 +142,7 @@ export class Transport {
       ...(this.endpoint.socketPath !== undefined
         ? { socketPath: this.endpoint.socketPath, host: 'domain-sock' }
         : { host: target.hostname.replace(/^\[(.*)\]$/, '$1'), port: target.port }),
+      ...(signal !== undefined && { signal }),
     };
     const https = this.endpoint.protocol === 'https';
     const send = https ? httpsRequest : httpRequest;
@@ -100,25 +152,16 @@ export class Transport {
         : this.viaFactory(this.createConnection, https, target.hostname);
     return new Promise((resolve, reject) => {
       const req = send({ ...options, ...this.tls, ...connection }, (res: IncomingMessage) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('error', (err) => reject(fail(describeError(err, this.endpoint, target))));
-        res.on('end', () =>
-          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }),
-        );
+        read(res, fail, req).then(resolve, reject);
       });
       if (this.timeoutMs !== undefined) {
         req.setTimeout(this.timeoutMs, () =>
           req.destroy(
-            fail('context deadline exceeded (Client.Timeout exceeded while awaiting headers)'),
+            failWith('context deadline exceeded (Client.Timeout exceeded while awaiting headers)'),
           ),
         );
       }
-      req.on('error', (err) =>
-        reject(
-          err instanceof TransportError ? err : fail(describeError(err, this.endpoint, target)),
-        ),
-      );
+      req.on('error', (err) => reject(fail(err)));
       req.end(payload);
     });
   }

@@ -1,4 +1,7 @@
 import type { ApiMachine, ApiUnit, ApiUnitState } from '../api/schema.js';
+import type { EventStreamEnd } from './event-stream.js';
+import type { MachineCordonsClient } from './machine-cordons.js';
+import type { UnitOutputRequest, UnitOutputResult, UnitOutputSink } from './unit-output.js';
 
 /**
  * What fleetctl needs from a cluster, whichever way it reaches it: the HTTP API
@@ -16,5 +19,25 @@ export interface FleetClient {
   createUnit(unit: ApiUnit): Promise<void>;
   setUnitTargetState(name: string, desiredState: string): Promise<void>;
   destroyUnit(name: string): Promise<void>;
+  /**
+   * Ours: a unit's `systemctl status` or journal, run by fleet on the unit's machine. Only
+   * the API driver has it; the etcd driver reaches no fleetd.
+   */
+  unitOutput?(
+    request: UnitOutputRequest,
+    sink: UnitOutputSink,
+    signal?: AbortSignal,
+  ): Promise<UnitOutputResult>;
+  /**
+   * Ours: follows the cluster's event stream after `since` (null: from a snapshot), handing
+   * `onLine` each line. Only the API driver has it.
+   */
+  followEvents?(
+    since: string | null,
+    onLine: (line: string) => void,
+    signal?: AbortSignal,
+  ): Promise<EventStreamEnd>;
+  /** Ours: cordons and drains. Only the API driver has them. */
+  readonly cordons?: MachineCordonsClient;
   close(): Promise<void>;
 }

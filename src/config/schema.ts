@@ -47,6 +47,12 @@ export interface FleetConfig {
   apiInsecureTcp: boolean;
   /** Ours: the JSON file that grants roles to tokens and certificate subjects. */
   apiAccessFile: string;
+  /** Ours: this machine's peer certificate and key, and the CA of every fleetd's (PEM files). */
+  peerCertFile: string;
+  peerKeyFile: string;
+  peerCaFile: string;
+  /** Ours: `host:port` of the peer listener, published to other fleetds; empty: none. */
+  peerAddress: string;
 }
 
 /** A zod schema that turns option text into a value, or reports what was expected instead. */
@@ -113,6 +119,15 @@ const apiListen = fromText((raw) => {
   return port !== undefined && Number(port) <= 0xffff ? raw : undefined;
 }, 'expected an absolute unix socket path or host:port');
 
+// Published for other fleetds to dial, so it needs a host, not just a port.
+const peerAddress = fromText((raw) => {
+  if (raw === '') return raw;
+  const match = LISTEN_ADDRESS.exec(raw);
+  const port = match?.[1];
+  if (port === undefined || Number(port) < 1 || Number(port) > 0xffff) return undefined;
+  return raw.startsWith(':') || raw.startsWith('[]') ? undefined : raw;
+}, 'expected host:port, such as 10.0.0.5:54729');
+
 /** Options keyed by their fleet.conf name; `FLEET_<NAME>` in upper case is the variable. */
 export const optionsSchema = z.object({
   verbosity: integer.prefault('0'),
@@ -142,6 +157,10 @@ export const optionsSchema = z.object({
   api_client_ca_file: text.prefault(''),
   api_insecure_tcp: boolean.prefault('false'),
   api_access_file: text.prefault('/etc/fleet/access.json'),
+  peer_cert_file: text.prefault(''),
+  peer_key_file: text.prefault(''),
+  peer_ca_file: text.prefault(''),
+  peer_address: peerAddress.prefault(''),
 });
 
 export type OptionName = keyof typeof optionsSchema.shape;
@@ -180,5 +199,9 @@ export function toFleetConfig(options: ParsedOptions): FleetConfig {
     apiClientCaFile: options.api_client_ca_file,
     apiInsecureTcp: options.api_insecure_tcp,
     apiAccessFile: options.api_access_file,
+    peerCertFile: options.peer_cert_file,
+    peerKeyFile: options.peer_key_file,
+    peerCaFile: options.peer_ca_file,
+    peerAddress: options.peer_address,
   };
 }

@@ -2,16 +2,19 @@ import type { Logger } from 'pino';
 import { type Clock, SYSTEM_CLOCK, type TimerHandle } from '../clock.js';
 import { ReconcileLoop } from '../reconcile/loop.js';
 import { RequirementsCache } from '../reconcile/requirements-cache.js';
-import type { EngineSnapshot } from '../registry/model.js';
+import type { EngineSnapshot, LeaderFence, ScheduleChange, UnitState } from '../registry/model.js';
 import type {
+  DrainProgress,
   EngineView,
   FencedScheduleWrites,
   Leadership,
   UnitBodies,
+  UnitStateReads,
 } from '../registry/ports.js';
+import { unitsOnTheirWay } from './drain.js';
 import { displacementOf, type EngineMetrics, NO_ENGINE_METRICS } from './metrics.js';
 import type { EngineTask } from './model.js';
-import { planPass } from './plan.js';
+import { type EnginePlan, planPass } from './plan.js';
 import { SettledPass } from './settled-pass.js';
 
 export interface EngineOptions {
@@ -20,6 +23,8 @@ export interface EngineOptions {
   leadership: Leadership;
   writer: FencedScheduleWrites;
   bodies: UnitBodies;
+  /** Drains: the states of the units they moved, and where the leader records progress. */
+  drains: { states: UnitStateReads; progress: DrainProgress };
   log: Logger;
   /** `engine_reconcile_interval`: the safety-net tick; watch events drive reconciles. */
   reconcileIntervalMs: number;
@@ -107,14 +112,17 @@ export class Engine {
       return;
     }
     const known = this.requirements.known(unitBodies(snapshot));
-    const plan = planPass(snapshot, known, unconfirmed);
+    const plan = planPass(snapshot, known, unconfirmed, await this.statesOnTheirWay(snapshot));
     // Each body read triggers another pass, which decides what this one held back.
     this.requirements.fetch(plan.missingBodies);
     const complete = plan.missingBodies.length === 0;
-    this.settled.passed(snapshot, unconfirmed, complete && plan.changes.length === 0);
+    // A drain waits on unit states, which are not mirrored: only passes notice them change.
+    const settled = complete && plan.changes.length === 0 && !plan.draining;
+    this.settled.passed(snapshot, unconfirmed, settled);
     const fence = leadership.fence;
-    if (plan.changes.length > 0 && fence !== null) {
-      const { applied, revision, deposed } = await this.options.writer.apply(fence, plan.changes);
+    const changes = fence === null ? [] : await this.recordDrains(fence, plan);
+    if (changes.length > 0 && fence !== null) {
+      const { applied, revision, deposed } = await this.options.writer.apply(fence, changes);
       if (deposed) await this.loseLeadership();
       // Decide the next pass on a view that includes these writes, or loads are stale.
       if (this.options.watches && revision !== null) {
@@ -131,9 +139,9 @@ export class Engine {
         const displacement = displacementOf(task.cause);
         if (displacement !== undefined) this.metrics.unitDisplaced(displacement);
       }
-      if (applied.length < plan.changes.length && !deposed) {
+      if (applied.length < changes.length && !deposed) {
         log.debug(
-          { skipped: plan.changes.length - applied.length, machineID },
+          { skipped: changes.length - applied.length, machineID },
           'Engine changes lost a race; deciding again on the next pass',
         );
         this.trigger();
@@ -143,6 +151,50 @@ export class Engine {
     const elapsed = this.clock.now() - started;
     const level = elapsed > this.options.reconcileIntervalMs ? 'warn' : 'debug';
     log[level](`Engine completed reconciliation in ${elapsed}ms`);
+  }
+
+  /** The published states of the units drains moved and wait for, by unit. */
+  private async statesOnTheirWay(
+    snapshot: EngineSnapshot,
+  ): Promise<Map<string, readonly UnitState[]>> {
+    const names = unitsOnTheirWay(snapshot);
+    const states = await Promise.all(names.map((name) => this.options.drains.states.forUnit(name)));
+    return new Map(names.map((name, index) => [name, states[index]!]));
+  }
+
+  /**
+   * Records each drain's progress before its moves: a move the record does not list could
+   * be taken for finished by a later leader, and the next one started too soon. The moves
+   * of a drain whose record changed meanwhile (uncordoned, drained again) are left out and
+   * decided again. Returns the changes to apply.
+   */
+  private async recordDrains(fence: LeaderFence, plan: EnginePlan): Promise<ScheduleChange[]> {
+    const withheld = new Set<string>();
+    for (const update of plan.drains) {
+      const { machineID, modRevision, drain, moved } = update;
+      const recorded = await this.options.drains.progress.record(
+        fence,
+        machineID,
+        modRevision,
+        drain,
+      );
+      if (!recorded) {
+        for (const name of moved) withheld.add(name);
+        this.trigger();
+        continue;
+      }
+      this.options.log.info(
+        {
+          machineID,
+          moving: drain.moving,
+          moved: drain.moved.length,
+          stayed: drain.stayed,
+          done: drain.done,
+        },
+        drain.done ? 'Drain finished' : 'Drain progressed',
+      );
+    }
+    return plan.changes.filter((change) => !withheld.has(change.unitName));
   }
 
   /** Campaigns when not leading; notices a lost leadership; true while this engine leads. */

@@ -12,7 +12,9 @@ export type EngineTaskCause =
   /** A unit scheduled beside it replaces it. */
   | 'replaced'
   /** The unit should run and is scheduled nowhere. */
-  | 'not-scheduled';
+  | 'not-scheduled'
+  /** The unit's machine is being drained. */
+  | 'drained';
 
 /** One schedule change, to be carried out in the order returned (fleet's engine task). */
 export type EngineTask = {

@@ -4,9 +4,27 @@ import {
   type SchedulerMachine,
   type SchedulerUnit,
 } from '../placement/model.js';
-import { ABSENT, type EngineSnapshot, type ScheduleChange } from '../registry/model.js';
+import {
+  ABSENT,
+  type EngineSnapshot,
+  type Revision,
+  type ScheduleChange,
+  type UnitState,
+} from '../registry/model.js';
+import type { DrainRecord } from '../registry/records.js';
+import { type Arrival, arrivalOf, type DrainStep, planDrain } from './drain.js';
 import type { EngineTask } from './model.js';
-import { decide } from './scheduler.js';
+import { decideWithCordons } from './scheduler.js';
+
+/** A drain's new record, to write before the moves it lists (see `Engine`). */
+export interface DrainUpdate {
+  machineID: string;
+  /** The cordon's revision the decision saw. */
+  modRevision: Revision;
+  drain: DrainRecord;
+  /** The units this pass moves off the machine. */
+  moved: string[];
+}
 
 /** What one engine pass decided, and what it could not see. */
 export interface EnginePlan {
@@ -16,6 +34,10 @@ export interface EnginePlan {
   changes: ScheduleChange[];
   /** Hashes of the unit bodies the pass lacked: read them, and pass again. */
   missingBodies: string[];
+  /** Drains whose record this pass changes. */
+  drains: DrainUpdate[];
+  /** Some drain is unfinished: its moved units' states, which are not mirrored, may change. */
+  draining: boolean;
 }
 
 /**
@@ -33,11 +55,16 @@ export interface EnginePlan {
  *
  * An unseen unit placed nowhere holds nothing back. Were it global, the only decision it
  * could have changed is where a unit goes first: a placed unit never yields to a global.
+ *
+ * Cordoned machines take no new non-global units. A drain moves its machine's units only
+ * while that machine is not held; `statesOf` holds the published states of the units its
+ * drain moved (see `unitsOnTheirWay`).
  */
 export function planPass(
   snapshot: EngineSnapshot,
   known: RequirementsByUnit,
   unconfirmedMachines: ReadonlySet<string>,
+  statesOf: ReadonlyMap<string, readonly UnitState[]> = new Map(),
 ): EnginePlan {
   const unseen = new Set<string>();
   const missingBodies = new Set<string>();
@@ -65,8 +92,51 @@ export function planPass(
     if (!held.has(machine.id)) machines.push({ id: machine.id, metadata: machine.metadata });
   }
 
-  const tasks = decide(units, machines);
-  return { tasks, changes: toChanges(tasks, snapshot), missingBodies: [...missingBodies] };
+  const steps: Array<{ machineID: string; modRevision: Revision; step: DrainStep }> = [];
+  for (const [machineID, { record, modRevision }] of snapshot.cordons) {
+    const drain = record.drain;
+    if (drain === null || drain.done || held.has(machineID)) continue;
+    const arrivals = new Map<string, Arrival>(
+      drain.moving.map((name) => [
+        name,
+        arrivalOf(snapshot, machineID, name, statesOf.get(name) ?? []),
+      ]),
+    );
+    const live = snapshot.machines.has(machineID);
+    steps.push({
+      machineID,
+      modRevision,
+      step: planDrain({ machineID, drain, live, units, arrivals }),
+    });
+  }
+  const evictions = steps.flatMap(({ step }) => (step.eviction === null ? [] : [step.eviction]));
+  const cordoned = new Set(snapshot.cordons.keys());
+  const { tasks, unmovable } = decideWithCordons(units, machines, { cordoned, evictions });
+  const drains: DrainUpdate[] = [];
+  for (const { machineID, modRevision, step } of steps) {
+    const moved = tasks
+      .filter(
+        (task) =>
+          task.cause === 'drained' &&
+          task.type === 'UnscheduleUnit' &&
+          task.machineID === machineID,
+      )
+      .map((task) => task.unitName);
+    const drain = step.after(moved, unmovable);
+    const before = snapshot.cordons.get(machineID)!.record.drain;
+    // Moves are written only after their record, guarded by the revision decided from, even
+    // when unchanged: a drain called off since must not move anything more.
+    if (moved.length > 0 || JSON.stringify(drain) !== JSON.stringify(before)) {
+      drains.push({ machineID, modRevision, drain, moved });
+    }
+  }
+  return {
+    tasks,
+    changes: toChanges(tasks, snapshot),
+    missingBodies: [...missingBodies],
+    drains,
+    draining: steps.length > 0,
+  };
 }
 
 /**

@@ -148,6 +148,7 @@ async function execute(
         localMachineId: io.localMachineId ?? (() => readLocalMachineId()),
         env: io.env,
         machines,
+        client,
         ssh,
         sshOptions,
         get stdin() {

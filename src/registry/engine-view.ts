@@ -1,3 +1,4 @@
+import { decodeCordons } from './cordon-ops.js';
 import { fenceRevision } from './fence.js';
 import { RegistryKeys } from './keys.js';
 import {
@@ -27,11 +28,11 @@ import {
 type UnitEntry = { record: UnitRecord; modRevision: Revision };
 type PlacementEntry = { machineID: string; modRevision: Revision };
 
-type StatePrefix = 'units' | 'placements' | 'machines' | 'metadata';
+type StatePrefix = 'units' | 'placements' | 'machines' | 'metadata' | 'cordons';
 
 /**
  * The engine's view of the registry. Every engine follows the leader key; only the leader
- * also mirrors what it decides from (units, placements, machines and their metadata), so a
+ * also mirrors what it decides from (units, placements, machines, their metadata and cordons), so a
  * unit submitted to a large cluster wakes one engine, not all of them. Unit states and
  * schedules, which churn, are never mirrored. `onChange` fires after every update; decoding
  * happens once per change, when a snapshot is asked for. The same on etcd and in memory:
@@ -88,6 +89,7 @@ export class MirroredEngineView implements EngineView {
         placements: keys.placementsPrefix,
         machines: keys.machinesPrefix,
         metadata: keys.allMachineMetadataPrefix,
+        cordons: keys.cordonsPrefix,
       },
       this.changed,
     );
@@ -206,7 +208,16 @@ export class MirroredEngineView implements EngineView {
     this.memo.units.forgetDeleted(mirrors.units.values);
     this.memo.placements.forgetDeleted(mirrors.placements.values);
     this.memo.machines.forgetDeleted(mirrors.machines.values);
-    return { units, placements, machines };
+    const cordons = decodeCordons(
+      this.keys,
+      Array.from(mirrors.cordons.values, ([key, { value, modRevision }]) => ({
+        key,
+        value,
+        modRevision,
+      })),
+      this.onBadRecord,
+    );
+    return { units, placements, machines, cordons };
   }
 
   private tryDecode<T>(decode: () => T, key: string): T | null {

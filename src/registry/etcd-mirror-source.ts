@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { IKeyValue, IWatchResponse, Namespace, Watcher } from 'etcd3';
-import { DEFAULT_PAGE_SIZE, readPrefix } from './paged-range.js';
+import { DEFAULT_PAGE_SIZE, type PrefixContent, readPrefix } from './paged-range.js';
 import type {
   KeyValueRecord,
   MirrorHandle,
@@ -17,6 +17,9 @@ const RETRY_INITIAL_MS = 100;
 const RETRY_MAX_MS = 5_000;
 // etcd3's Watcher.cancel() waits for an answer that may never come (see releaseWatcher).
 const CANCEL_TIMEOUT_MS = 1_000;
+
+/** etcd's answer to a read at a revision compacted away, or not reached yet. */
+const UNREADABLE_REVISION = /required revision (has been compacted|is a future revision)/;
 
 type WatchOutcome = 'resume' | 'relist' | 'stopped';
 
@@ -62,7 +65,7 @@ export function etcdMirrorSource(
   options: EtcdMirrorSourceOptions = {},
 ): MirrorSource {
   return {
-    follow(prefix, handlers) {
+    follow(prefix, handlers, { since } = {}) {
       // A namespace of its own (same keys, same connections) gives each followed prefix a
       // watch stream of its own in etcd3. When etcd cancels our watcher just as we cancel it,
       // etcd3 closes a stream left without watchers before etcd's reply to our cancel can
@@ -74,6 +77,7 @@ export function etcdMirrorSource(
         prefix,
         handlers,
         options.pageSize ?? DEFAULT_PAGE_SIZE,
+        since,
       );
     },
     async list(prefix) {
@@ -107,6 +111,8 @@ class EtcdPrefixFollow implements MirrorHandle {
     private readonly prefix: string,
     private readonly handlers: MirrorHandlers,
     private readonly pageSize: number,
+    /** The revision the first listing is asked for; cleared once it has been tried. */
+    private since: bigint | undefined,
   ) {
     this.ready = new Promise((resolve, reject) => {
       this.markReady = resolve;
@@ -142,15 +148,32 @@ class EtcdPrefixFollow implements MirrorHandle {
   }
 
   private async list(): Promise<void> {
-    const { revision, kvs } = await readPrefix(this.client, this.prefix, {
-      pageSize: this.pageSize,
-    });
+    const { revision, kvs } = await this.listing();
     if (this.stopped) return;
     const records = kvs.map(toRecord);
     const snapshotRevision = BigInt(revision);
     this.needsList = false;
     this.resumeRevision = snapshotRevision + 1n;
     this.deliver(() => this.handlers.onReset(records, snapshotRevision));
+  }
+
+  /** The prefix as of `since` while that is to be tried and etcd still holds it, else now. */
+  private async listing(): Promise<PrefixContent> {
+    const since = this.since;
+    if (since !== undefined) {
+      try {
+        const content = await readPrefix(this.client, this.prefix, {
+          pageSize: this.pageSize,
+          revision: since.toString(),
+        });
+        this.since = undefined;
+        return content;
+      } catch (err) {
+        if (!UNREADABLE_REVISION.test(asError(err).message)) throw err;
+        this.since = undefined;
+      }
+    }
+    return readPrefix(this.client, this.prefix, { pageSize: this.pageSize });
   }
 
   /** Watches until the watch breaks or stop() is called. */

@@ -91,6 +91,14 @@ export class RegistryKeys {
     return `${this.unitStatesPrefix(name)}${machineID}`;
   }
 
+  /** Cordoned machines and their drains: durable, so a cordon outlives fleetd restarts. */
+  get cordonsPrefix(): string {
+    return `${this.prefix}cordons/`;
+  }
+  cordon(machineID: string): string {
+    return `${this.cordonsPrefix}${machineID}`;
+  }
+
   /** Engine leadership, held by the leader machine's lease. */
   get engineLeader(): string {
     return `${this.prefix}engine/leader`;

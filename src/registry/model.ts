@@ -6,7 +6,13 @@
 
 import type { JobState } from '../job/types.js';
 import type { UnitFile } from '../unit/unit-file.js';
-import type { MachineRecord, ScheduleEntry, UnitRecord, UnitStateRecord } from './records.js';
+import type {
+  CordonRecord,
+  MachineRecord,
+  ScheduleEntry,
+  UnitRecord,
+  UnitStateRecord,
+} from './records.js';
 
 /**
  * A store revision: decimal digits, as etcd reports them; `'0'` is the revision of an absent
@@ -123,6 +129,14 @@ export interface EngineSnapshot {
   placements: ReadonlyMap<string, { machineID: string; modRevision: Revision }>;
   /** Live machines with merged metadata, by ID. */
   machines: ReadonlyMap<string, Machine>;
+  /** Cordoned machines, live or not, by ID. */
+  cordons: ReadonlyMap<string, StoredCordon>;
+}
+
+/** A cordon as stored, with the revision a rewrite of it is guarded by. */
+export interface StoredCordon {
+  record: CordonRecord;
+  modRevision: Revision;
 }
 
 /** What one machine's agent runs from: its own schedule, the global units, its API metadata. */
@@ -184,4 +198,34 @@ export interface LeaderFence {
 export interface StateUpdate {
   name: string;
   state: UnitStateRecord | null;
+}
+
+/**
+ * One object of the cluster as API clients see it, before and after a change (null: absent),
+ * keyed by its type and name: a unit, the state one machine reports for a unit, a machine.
+ * Only objects whose content changed are reported.
+ */
+export type ClusterObjectChange =
+  | { type: 'unit'; name: string; before: ClusterUnit | null; after: ClusterUnit | null }
+  | {
+      type: 'state';
+      name: string;
+      machineID: string;
+      before: UnitState | null;
+      after: UnitState | null;
+    }
+  | { type: 'machine'; name: string; before: Machine | null; after: Machine | null };
+
+/** Every object of the cluster as of `revision`: units, states and machines, each sorted. */
+export interface ClusterSnapshot {
+  revision: Revision;
+  units: ClusterUnit[];
+  states: UnitState[];
+  machines: Machine[];
+}
+
+/** What one revision changed: units, then states, then machines, each sorted by name. */
+export interface ClusterChangeBatch {
+  revision: Revision;
+  changes: ClusterObjectChange[];
 }

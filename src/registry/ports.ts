@@ -12,6 +12,8 @@ import type { UnitFile } from '../unit/unit-file.js';
 import type {
   AgentSnapshot,
   AppliedChanges,
+  ClusterChangeBatch,
+  ClusterSnapshot,
   ClusterUnit,
   EngineSnapshot,
   Leader,
@@ -22,12 +24,13 @@ import type {
   ScheduleChange,
   StateUpdate,
   StoredBody,
+  StoredCordon,
   StoredUnit,
   UnitState,
 } from './model.js';
-import type { MachineRecord, UnitRecord } from './records.js';
+import type { CordonRecord, DrainRecord, MachineRecord, UnitRecord } from './records.js';
 
-export type { MachineRecord, UnitRecord };
+export type { CordonRecord, DrainRecord, MachineRecord, UnitRecord };
 
 /**
  * The engine's view: every engine follows the leader key; the leader also mirrors units,
@@ -193,6 +196,38 @@ export interface ClusterReads {
   unitStates(): Promise<readonly UnitState[]>;
 }
 
+/** Hears a followed cluster's changes; each call comes after the previous one returned. */
+export interface ClusterChangeHandlers {
+  /**
+   * Every object as of a revision: the start of a stream asked for without a revision, or
+   * for one the store no longer holds (compacted) or has not reached. Comes once, first.
+   */
+  onSnapshot(snapshot: ClusterSnapshot): void;
+  /** What one revision changed; revisions in order, each once, none without a change. */
+  onChanges(batch: ClusterChangeBatch): void;
+  /** Trouble the follow recovers from by itself (store unreachable, watch broken). */
+  onError?(err: Error): void;
+}
+
+export interface ClusterChangesHandle {
+  /** Stops following; no handler runs after it resolves. */
+  stop(): Promise<void>;
+}
+
+/**
+ * The cluster's objects as API clients see them (units, unit states, machines), followed
+ * change by change: the API's event stream. Resumable: following from the revision of the
+ * last batch seen delivers every later change, and none twice.
+ */
+export interface ClusterChanges {
+  /**
+   * Follows changes after `since`, or from a snapshot when `since` is null, compacted or
+   * ahead of the store. Changes the store cannot tell apart from none (a key rewritten with
+   * what the API already showed) are not reported.
+   */
+  follow(since: Revision | null, handlers: ClusterChangeHandlers): ClusterChangesHandle;
+}
+
 /** The states every machine reports for one unit, sorted by machine ID. */
 export interface UnitStateReads {
   forUnit(name: string): Promise<UnitState[]>;
@@ -201,6 +236,35 @@ export interface UnitStateReads {
 /** `PATCH /fleet/v1/machines`: all edits in one transaction. */
 export interface MachineMetadataWrites {
   editMetadata(edits: readonly MetadataEdit[], options?: WriteOptions): Promise<void>;
+}
+
+/**
+ * Cordons and drains as API clients set them: durable records, not held by any lease, so a
+ * cordon outlives the machine's fleetd and the engine leader that drives its drain.
+ */
+export interface MachineCordons {
+  /** Every cordon, by machine ID. */
+  list(): Promise<Map<string, StoredCordon>>;
+  /** Cordons the machine; a cordon already there, and its drain, stay as they are. */
+  cordon(machineID: string, options?: WriteOptions): Promise<void>;
+  /** Cordons the machine and starts draining it afresh, `maxParallel` units at a time. */
+  drain(machineID: string, maxParallel: number, options?: WriteOptions): Promise<void>;
+  /** Lifts the cordon and ends its drain; false when the machine was not cordoned. */
+  uncordon(machineID: string, options?: WriteOptions): Promise<boolean>;
+}
+
+/** The engine leader's record of a drain's progress. */
+export interface DrainProgress {
+  /**
+   * Rewrites the drain of `machineID`, only while `fence` holds and the cordon is still at
+   * `modRevision` (as the decision saw it); false when either changed.
+   */
+  record(
+    fence: LeaderFence,
+    machineID: string,
+    modRevision: Revision,
+    drain: DrainRecord,
+  ): Promise<boolean>;
 }
 
 /** Unit bodies by hash, immutable and cached. */
@@ -224,8 +288,11 @@ export interface BodySweeps {
 export interface RegistrySeam {
   readonly units: UnitRecords;
   readonly cluster: ClusterReads;
+  readonly changes: ClusterChanges;
   readonly states: UnitStateReads;
   readonly machines: MachineMetadataWrites;
+  readonly cordons: MachineCordons;
+  readonly drainProgress: DrainProgress;
   readonly bodies: UnitBodies;
   readonly unitFileCollector: BodySweeps;
   readonly scheduleWriter: FencedScheduleWrites;

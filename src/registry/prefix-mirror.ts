@@ -40,10 +40,19 @@ export interface MirrorHandle {
   stop(): Promise<void>;
 }
 
+export interface FollowOptions {
+  /**
+   * Lists the prefix first as of this revision, when the store still holds it: the first
+   * `onReset` then carries this very revision, and the watch resumes after it. A revision
+   * compacted away, or not reached yet, is listed as of now instead.
+   */
+  since?: bigint;
+}
+
 /** What a store gives a mirror: the list-then-watch stream, and a one-off listing. */
 export interface MirrorSource {
   /** Lists `prefix`, hands the listing to `onReset`, then every later change to `onEvent`. */
-  follow(prefix: string, handlers: MirrorHandlers): MirrorHandle;
+  follow(prefix: string, handlers: MirrorHandlers, options?: FollowOptions): MirrorHandle;
   /** Every key under `prefix` as of one revision. */
   list(prefix: string): Promise<{ records: KeyValueRecord[]; revision: bigint }>;
   /**

@@ -34,6 +34,11 @@ export const machineRecordSchema = z.object({
   version: z.string(),
   /** Identifies the fleetd process that registered; see docs/registry.md. */
   sessionToken: z.string(),
+  /**
+   * Ours: `host:port` of the machine's peer listener, which serves its units' status and
+   * journal to other fleetds; absent when it has none. Never shown in `/fleet/v1/machines`.
+   */
+  peerAddress: z.string().optional(),
 });
 export type MachineRecord = z.infer<typeof machineRecordSchema>;
 
@@ -51,6 +56,24 @@ export type UnitStateRecord = z.infer<typeof unitStateRecordSchema>;
 /** `engine/leader`: the machine whose engine schedules. */
 export const leaderRecordSchema = z.object({ machineID: z.string().min(1) });
 export type LeaderRecord = z.infer<typeof leaderRecordSchema>;
+
+/** One drain: where it stands, rewritten by the engine leader as units move. */
+export const drainRecordSchema = z.object({
+  maxParallel: z.number().int().positive(),
+  /** Units moved away that do not run at their new place yet, in the order they moved. */
+  moving: z.array(z.string()),
+  /** Units that moved and arrived, in the order they arrived. */
+  moved: z.array(z.string()),
+  /** Units that cannot move, by name, and why. */
+  stayed: z.array(z.object({ name: z.string(), reason: z.string() })),
+  /** Nothing left to move and nothing under way. */
+  done: z.boolean(),
+});
+export type DrainRecord = z.infer<typeof drainRecordSchema>;
+
+/** `cordons/<machine>`: the machine takes no new units; with a drain, it is being emptied. */
+export const cordonRecordSchema = z.object({ drain: drainRecordSchema.nullable() });
+export type CordonRecord = z.infer<typeof cordonRecordSchema>;
 
 export class RecordDecodeError extends Error {
   override name = 'RecordDecodeError';

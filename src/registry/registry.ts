@@ -1,13 +1,16 @@
 import type { Etcd3 } from 'etcd3';
 import { MirroredAgentSchedule } from './agent-schedule.js';
 import { EtcdBodySweeps } from './body-sweeps.js';
+import { MirroredClusterChanges } from './cluster-changes.js';
 import { EtcdClusterReads } from './cluster-reads.js';
+import { EtcdDrainProgress } from './drain-progress.js';
 import { MirroredEngineView } from './engine-view.js';
 import { createEtcdClient, type EtcdConnectionConfig } from './etcd-client.js';
 import { etcdMirrorSource } from './etcd-mirror-source.js';
 import { EtcdFencedScheduleWrites } from './fenced-schedule-writes.js';
 import { RegistryKeys } from './keys.js';
 import { EtcdLeadership } from './leadership.js';
+import { EtcdMachineCordons } from './machine-cordons.js';
 import { EtcdMachineMetadataWrites } from './machine-metadata-writes.js';
 import { EtcdMachinePresence } from './machine-presence.js';
 import type { BadRecordHandler } from './model.js';
@@ -29,6 +32,7 @@ export interface Registry extends RegistrySeam {
   readonly bodies: EtcdUnitBodies;
   readonly units: EtcdUnitRecords;
   readonly machines: EtcdMachineMetadataWrites;
+  readonly cordons: EtcdMachineCordons;
   readonly states: EtcdUnitStateReads;
   readonly cluster: EtcdClusterReads;
   readonly scheduleWriter: EtcdFencedScheduleWrites;
@@ -63,12 +67,15 @@ export function openRegistry(
     bodies,
     units,
     machines,
+    cordons: new EtcdMachineCordons(etcd, keys, onBadRecord, pageSize),
+    drainProgress: new EtcdDrainProgress(etcd, keys),
     states,
     cluster: new EtcdClusterReads(etcd, keys, units, machines, states, pageSize),
     scheduleWriter: new EtcdFencedScheduleWrites(etcd, keys),
     unitFileCollector: new EtcdBodySweeps(etcd, keys, { pageSize }),
     onBadRecord,
     presence: new EtcdMachinePresence(etcd, keys),
+    changes: new MirroredClusterChanges(mirrors, keys),
     engineView: (onChange) => new MirroredEngineView(mirrors, keys, onChange, onBadRecord),
     agentSchedule: (machineID, onChange) =>
       new MirroredAgentSchedule(mirrors, keys, machineID, onChange, onBadRecord),

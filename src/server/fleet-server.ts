@@ -20,6 +20,11 @@ export interface FleetServerOptions {
   sessionToken: string;
   /** The public IP to publish when `public_ip` is not configured; re-read every refresh. */
   detectPublicIP: () => string;
+  /**
+   * The peer listener's address, published in the machine's record for other fleetds;
+   * absent when this fleetd has none. Fixed at start, as the listener is.
+   */
+  peerAddress?: string;
   engineMetrics?: EngineMetrics;
 }
 
@@ -196,6 +201,7 @@ export class FleetServer {
         leadership: registry.leadership(session),
         writer: registry.scheduleWriter,
         bodies: registry.bodies,
+        drains: { states: registry.states, progress: registry.drainProgress },
         log,
         reconcileIntervalMs: config.engineReconcileIntervalMs,
         machineGraceMs: grantedTtlMs,
@@ -320,6 +326,7 @@ export class FleetServer {
       capabilities: { disableEngine: config.disableEngine },
       version: FLEET_VERSION,
       sessionToken,
+      ...(this.options.peerAddress !== undefined && { peerAddress: this.options.peerAddress }),
     };
   }
 

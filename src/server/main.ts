@@ -20,6 +20,9 @@ import { FleetServer } from './fleet-server.js';
 import { detectPublicIP, readMachineID, sessionToken } from './identity.js';
 import { createLogger, levelOf, stderrIsJournal } from './log.js';
 import { engineMetricsOn, systemdMetricsOn } from './metrics.js';
+import { TlsPeerForwarder } from './peer-forwarder.js';
+import { listenForPeers, type PeerListener } from './peer-listener.js';
+import { type PeerCredentials, readPeerCredentials } from './peers.js';
 import { restartOnlyChanges } from './reload.js';
 import { restrictApiSocket } from './socket-access.js';
 
@@ -29,6 +32,8 @@ interface Generation {
   registry: RegistrySeam;
   server: FleetServer;
   handler: RequestListener;
+  /** What the peer listener serves, for this generation's registry. */
+  peerHandler: RequestListener;
 }
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -50,6 +55,7 @@ async function main(argv: readonly string[]): Promise<number> {
     const config = readConfig(command.configPath, log);
     log = createLogger({ verbosity: config.verbosity, journal });
     const security = prepareApiSecurity(config, log);
+    const peers = readPeerCredentials(config);
     const machineID = readMachineID();
     const token = sessionToken();
     const metrics = new MetricsRegistry();
@@ -68,6 +74,8 @@ async function main(argv: readonly string[]): Promise<number> {
       metrics,
       engineMetrics: engineMetricsOn(metrics),
       access: security.access,
+      peers,
+      forwarder: peers === null ? null : new TlsPeerForwarder(peers),
     };
     let current = startGeneration(config, shared);
     const listeners = apiListeners(config.apiListen);
@@ -87,6 +95,11 @@ async function main(argv: readonly string[]): Promise<number> {
         if ('path' in listener) await restrictApiSocket(listener.path, log);
       }
     }
+    // Listening before registering, so that no peer is sent to an address nobody serves.
+    let peerListener: PeerListener | null = null;
+    if (peers !== null) {
+      peerListener = await listenForPeers(peers, (req, res) => current.peerHandler(req, res), log);
+    }
     void current.server.start();
 
     let busy: Promise<unknown> = Promise.resolve();
@@ -98,6 +111,7 @@ async function main(argv: readonly string[]): Promise<number> {
         log.info('Gracefully shutting down');
         await bestEffort(log, 'stopping and unloading units', () => current.server.shutdown());
         await bestEffort(log, 'closing the API', () => api?.close());
+        await bestEffort(log, 'closing the peer listener', () => peerListener?.close());
         await bestEffort(log, 'closing the systemd connection', () => manager.close());
         current.registry.close();
         process.exit(0);
@@ -145,6 +159,9 @@ interface Shared {
   metrics: MetricsRegistry;
   engineMetrics: EngineMetrics;
   access: Omit<AccessGateOptions, 'log'>;
+  /** Read at start; a reload keeps them, as it keeps the listener they serve. */
+  peers: PeerCredentials | null;
+  forwarder: TlsPeerForwarder | null;
 }
 
 function startGeneration(config: FleetConfig, shared: Shared): Generation {
@@ -173,6 +190,7 @@ function startGeneration(config: FleetConfig, shared: Shared): Generation {
     machineID: shared.machineID,
     sessionToken: shared.token,
     detectPublicIP: () => detectPublicIP(),
+    ...(shared.peers !== null && { peerAddress: shared.peers.address }),
     engineMetrics: shared.engineMetrics,
   });
   // The API (express and its routes, 2 to 3 MB resident) loads on the first request: a
@@ -187,6 +205,7 @@ function startGeneration(config: FleetConfig, shared: Shared): Generation {
         available: () => server.available,
         metrics: () => shared.metrics.render(),
         access: shared.access,
+        reports: { machineID: shared.machineID, forwarder: shared.forwarder },
         log,
       }),
     );
@@ -197,7 +216,25 @@ function startGeneration(config: FleetConfig, shared: Shared): Generation {
         res.destroy();
       });
   };
-  return { config, registry, server, handler: serve };
+  let peerHandler: Promise<RequestListener> | null = null;
+  const servePeer: RequestListener = (req, res) => {
+    peerHandler ??= import('../api/peer-handler.js').then(({ createPeerHandler }) =>
+      createPeerHandler({
+        registry,
+        machineID: shared.machineID,
+        version: FLEET_VERSION,
+        available: () => server.available,
+        log,
+      }),
+    );
+    peerHandler
+      .then((listener) => listener(req, res))
+      .catch((err: unknown) => {
+        log.error({ err }, 'Unable to load the peer API');
+        res.destroy();
+      });
+  };
+  return { config, registry, server, handler: serve, peerHandler: servePeer };
 }
 
 main(process.argv.slice(2)).then(

@@ -66,6 +66,10 @@ const DEFAULTS: FleetConfig = {
   apiClientCaFile: '',
   apiInsecureTcp: false,
   apiAccessFile: '/etc/fleet/access.json',
+  peerCertFile: '',
+  peerKeyFile: '',
+  peerCaFile: '',
+  peerAddress: '',
 };
 
 describe('defaults', () => {
@@ -107,6 +111,10 @@ describe('sources and precedence', () => {
       'api_client_ca_file = /etc/fleet/clients-ca.pem',
       'api_insecure_tcp = true',
       'api_access_file = /etc/fleet/grants.json',
+      'peer_cert_file = /etc/fleet/peer.crt',
+      'peer_key_file = /etc/fleet/peer.key',
+      'peer_ca_file = /etc/fleet/ca.crt',
+      'peer_address = 10.0.0.7:54729',
     );
     expect(load({}, path).config).toEqual({
       verbosity: 2,
@@ -134,6 +142,10 @@ describe('sources and precedence', () => {
       apiClientCaFile: '/etc/fleet/clients-ca.pem',
       apiInsecureTcp: true,
       apiAccessFile: '/etc/fleet/grants.json',
+      peerCertFile: '/etc/fleet/peer.crt',
+      peerKeyFile: '/etc/fleet/peer.key',
+      peerCaFile: '/etc/fleet/ca.crt',
+      peerAddress: '10.0.0.7:54729',
     });
   });
 
@@ -317,6 +329,17 @@ describe('typed values', () => {
     for (const bad of ['fleet.sock', 'host', 'host:65536', '::1:80', 'host:port']) {
       expect(() => load({ FLEET_API_LISTEN: bad })).toThrow(
         'expected an absolute unix socket path or host:port',
+      );
+    }
+  });
+
+  it('accepts host:port with a host to publish for peer_address', () => {
+    for (const good of ['10.0.0.7:54729', 'm1.cluster:1', '[fd00::7]:54729']) {
+      expect(load({ FLEET_PEER_ADDRESS: good }).config.peerAddress).toBe(good);
+    }
+    for (const bad of [':54729', '10.0.0.7', '10.0.0.7:0', '10.0.0.7:65536', '/run/peer.sock']) {
+      expect(() => load({ FLEET_PEER_ADDRESS: bad })).toThrow(
+        'expected host:port, such as 10.0.0.5:54729',
       );
     }
   });

@@ -96,8 +96,8 @@ async function allScheduledAway(
   return current;
 }
 
-/** Watches of the engines: the leader key for each, and the registry state for the leader. */
-const STATE_PREFIXES = 4;
+/** Watches of the engines: the leader key for each, and the registry state (cordons too) for the leader. */
+const STATE_PREFIXES = 5;
 
 async function watchersAre(count: number): Promise<void> {
   let seen = -1;

@@ -30,6 +30,7 @@ function snapshot(options: {
       ]),
     ),
     machines: new Map(options.machines.map((id) => [id, machine(id)])),
+    cordons: new Map(),
   };
 }
 
@@ -105,6 +106,8 @@ describe('engine pass planning', () => {
       tasks: [],
       changes: [],
       missingBodies: [HASH],
+      drains: [],
+      draining: false,
     });
   });
 

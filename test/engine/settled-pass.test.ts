@@ -6,6 +6,7 @@ const snapshot = (): EngineSnapshot => ({
   units: new Map(),
   placements: new Map(),
   machines: new Map(),
+  cordons: new Map(),
 });
 
 describe('settled engine passes', () => {

@@ -11,9 +11,20 @@ import type { ApiUnit } from '../../src/api/schema.js';
 import { FakeApiError, type FakeCluster } from './fake-cluster.js';
 
 /**
+ * What serves `GET /fleet/ext/v1/units/<unit>/{status,journal}` (docs/api-v1.md): it writes
+ * the whole answer itself, streamed NDJSON or a refusal.
+ */
+export type FakeUnitOutput = (
+  request: { kind: string; unit: string; query: URLSearchParams },
+  req: IncomingMessage,
+  res: ServerResponse,
+) => void;
+
+/**
  * fleet's HTTP API v1 in front of a FakeCluster, enough of it for fleetctl: the routes it
  * calls, JSON bodies, fleet's error entity. It lets the real HTTP driver and the built
- * CLI run against a cluster that converges at once.
+ * CLI run against a cluster that converges at once. Unit status and journal are served
+ * only with a `unitOutput`; without, their paths get the original fleet's 404.
  */
 export class FakeApiServer {
   private constructor(
@@ -24,11 +35,15 @@ export class FakeApiServer {
   ) {}
 
   /** Serves plain HTTP, or HTTPS with `tls`. */
-  static async start(cluster: FakeCluster, tls?: ServerOptions): Promise<FakeApiServer> {
+  static async start(
+    cluster: FakeCluster,
+    tls?: ServerOptions,
+    unitOutput?: FakeUnitOutput,
+  ): Promise<FakeApiServer> {
     const requests: IncomingHttpHeaders[] = [];
     const serve = (req: IncomingMessage, res: ServerResponse) => {
       requests.push(req.headers);
-      handle(cluster, req, res).catch((err: unknown) => {
+      handle(cluster, req, res, unitOutput).catch((err: unknown) => {
         const status = err instanceof FakeApiError ? err.status : 500;
         const message = err instanceof FakeApiError ? err.apiMessage : String(err);
         reply(res, status, { error: { code: status, message } });
@@ -57,10 +72,21 @@ async function readBody(req: IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-async function handle(cluster: FakeCluster, req: IncomingMessage, res: ServerResponse) {
+async function handle(
+  cluster: FakeCluster,
+  req: IncomingMessage,
+  res: ServerResponse,
+  unitOutput: FakeUnitOutput | undefined,
+) {
   const url = new URL(req.url ?? '/', 'http://fleet');
+  const ext = /^\/fleet\/ext\/v1\/units\/([^/]+)\/(status|journal)$/.exec(url.pathname);
+  if (ext !== null && req.method === 'GET' && unitOutput !== undefined) {
+    const unit = decodeURIComponent(ext[1]!);
+    return unitOutput({ kind: ext[2]!, unit, query: url.searchParams }, req, res);
+  }
   const [, prefix, version, resource, rawName] = url.pathname.split('/');
-  if (prefix !== 'fleet' || version !== 'v1') throw new FakeApiError(404, 'not found');
+  // fleet's catch-all: an unknown path is a 404 with an empty message.
+  if (prefix !== 'fleet' || version !== 'v1') throw new FakeApiError(404, '');
   const name = rawName === undefined ? undefined : decodeURIComponent(rawName);
   const notFound = (what: string) => new FakeApiError(404, `${what} does not exist`);
 

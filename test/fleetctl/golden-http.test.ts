@@ -3,7 +3,12 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FakeApiServer } from './fake-api-server.js';
 import { FakeCluster } from './fake-cluster.js';
-import { loadGolden, replayGolden, type StepOutcome } from './golden-replay.js';
+import {
+  loadGolden,
+  replayGolden,
+  type StepOutcome,
+  THROUGH_FLEET_DEVIATIONS,
+} from './golden-replay.js';
 import { runInProcess } from './in-process.js';
 
 const MACHINES = {
@@ -35,6 +40,32 @@ describe('the recorded transcript over the real HTTP driver, against a fake flee
     });
     expect(failures(outcomes)).toEqual([]);
     expect(outcomes).toHaveLength(loadGolden().steps.length);
+  });
+
+  it('checks the steps fleet now serves by their deviation, against an API that serves them', async () => {
+    const status = '● hello.service - Hello World\n     Active: active (running)\n';
+    server = await FakeApiServer.start(
+      FakeCluster.withMachines(MACHINES),
+      undefined,
+      (_request, _req, res) => {
+        res.writeHead(200, { 'Content-Type': 'application/x-ndjson' });
+        res.end(
+          `${JSON.stringify({ stdout: Buffer.from(status).toString('base64') })}\n{"exit":0}\n`,
+        );
+      },
+    );
+    const outcomes = await replayGolden({
+      fleetctl: `fleetctl --endpoint ${server.endpoint} --driver API`,
+      machines: MACHINES,
+      run: (command, env) => runInProcess(command.slice(1), { env, realDrivers: true }),
+      settle: async () => {},
+      deviations: THROUGH_FLEET_DEVIATIONS,
+    });
+    expect(failures(outcomes)).toEqual([]);
+    expect(outcomes.filter((o) => o.deviated).map((o) => o.id)).toEqual(['status-remote-unit']);
+    // The recorded SSH failure is not what a serving cluster may answer.
+    const recorded = loadGolden().steps.find((step) => step.id === 'status-remote-unit')!.result!;
+    expect(THROUGH_FLEET_DEVIATIONS['status-remote-unit']!(recorded)).toContain('exit code 255');
   });
 
   // Needs `npm run build`; waits run at fleet's own pace (2 s attempts), hence the time.

@@ -582,6 +582,24 @@ function contract(backend: Backend): void {
       SLOW_TEST_MS,
     );
 
+    it('carries the peer address a fleetd publishes, and none when it publishes none', async () => {
+      const fx = open();
+      const peered = await fx.writer.presence.open(
+        { ...machineRecord('m1'), peerAddress: '10.0.0.1:54729' },
+        TTL_MS,
+      );
+      stops.push(() => peered.close());
+      await register(fx.writer, 'm2');
+      const machines = await fx.reader.cluster.machines();
+      expect(machines.map((machine) => [machine.id, machine.peerAddress])).toEqual([
+        ['m1', '10.0.0.1:54729'],
+        ['m2', undefined],
+      ]);
+      expect(machines[1]).not.toHaveProperty('peerAddress');
+      await peered.update({ ...machineRecord('m1'), peerAddress: '10.0.0.9:54729' });
+      expect((await fx.reader.cluster.machines())[0]?.peerAddress).toBe('10.0.0.9:54729');
+    });
+
     it('merges metadata set through the API over the configured one', async () => {
       const fx = open();
       await register(fx.writer, 'm1');
@@ -677,6 +695,70 @@ function contract(backend: Backend): void {
       expect(result.applied.map((change) => change.unitName)).toEqual(['b.service']);
       expect(result.revision).not.toBeNull();
       expect((await fx.reader.cluster.units()).map((unit) => unit.machineID)).toEqual([null, 'm1']);
+    });
+  });
+
+  describe('cordons and drains', () => {
+    it('cordon, drain and uncordon as durable records that the leader’s view mirrors', async () => {
+      const fx = open();
+      const { view } = await leader(fx, 'm1');
+      await fx.writer.cordons.cordon('m2');
+      expect(await fx.reader.cordons.list()).toEqual(
+        new Map([['m2', { record: { drain: null }, modRevision: expect.any(String) }]]),
+      );
+
+      await fx.writer.cordons.drain('m2', 2);
+      await fx.writer.cordons.cordon('m2');
+      const fresh = { maxParallel: 2, moving: [], moved: [], stayed: [], done: false };
+      expect((await fx.reader.cordons.list()).get('m2')?.record).toEqual({ drain: fresh });
+      await vi.waitFor(
+        () => expect(view.snapshot().cordons.get('m2')?.record).toEqual({ drain: fresh }),
+        EVENTUALLY,
+      );
+
+      expect(await fx.writer.cordons.uncordon('m2')).toBe(true);
+      expect(await fx.writer.cordons.uncordon('m2')).toBe(false);
+      expect(await fx.reader.cordons.list()).toEqual(new Map());
+      await vi.waitFor(() => expect(view.snapshot().cordons.size).toBe(0), EVENTUALLY);
+    });
+
+    it('records a drain’s progress only for the leader, and only over the cordon it saw', async () => {
+      const fx = open();
+      const { leadership } = await leader(fx, 'm1');
+      await fx.writer.cordons.drain('m2', 1);
+      const seen = (await fx.reader.cordons.list()).get('m2')!;
+      const progress = {
+        maxParallel: 1,
+        moving: ['a.service'],
+        moved: [],
+        stayed: [],
+        done: false,
+      };
+      const fence = leadership.fence!;
+
+      expect(await fx.writer.drainProgress.record(fence, 'm2', seen.modRevision, progress)).toBe(
+        true,
+      );
+      expect((await fx.reader.cordons.list()).get('m2')?.record.drain).toEqual(progress);
+      // The cordon changed since: a stale decision writes nothing.
+      expect(await fx.writer.drainProgress.record(fence, 'm2', seen.modRevision, progress)).toBe(
+        false,
+      );
+      const current = (await fx.reader.cordons.list()).get('m2')!;
+      await leadership.resign();
+      const other = fx.reader.leadership(await register(fx.reader, 'm3'));
+      await other.campaign();
+      expect(await fx.writer.drainProgress.record(fence, 'm2', current.modRevision, progress)).toBe(
+        false,
+      );
+    });
+
+    it('outlive the presence of the machine they name', async () => {
+      const fx = open();
+      const lease = await register(fx.writer, 'm2');
+      await fx.writer.cordons.cordon('m2');
+      await lease.close();
+      expect([...(await fx.reader.cordons.list()).keys()]).toEqual(['m2']);
     });
   });
 

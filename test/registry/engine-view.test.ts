@@ -82,20 +82,23 @@ describe('MirroredEngineView on etcd', () => {
     await waitFor(() => view.leaderMachineID() === 'm1', 5_000, 'the leader key seen');
   });
 
-  it('lists units, placements and machines before mirrorState resolves, and keeps them current', async () => {
+  it('lists units, placements, machines and cordons before mirrorState resolves, and keeps them current', async () => {
     const registry = etcd.freshRegistry();
     await registry.units.put('a.service', hello, 'launched');
     await register(registry, 'm1');
     await registry.etcd.put(registry.keys.placement('a.service')).value('m1');
+    await registry.cordons.cordon('m1');
     const view = viewOf(registry);
     await view.watch();
     await view.mirrorState({ watch: true });
-    await watchersAre(5);
+    // The leader key, and units, placements, machines, metadata and cordons.
+    await watchersAre(6);
 
     const snapshot = view.snapshot();
     expect([...snapshot.units.keys()]).toEqual(['a.service']);
     expect(snapshot.placements.get('a.service')?.machineID).toBe('m1');
     expect(snapshot.machines.get('m1')?.metadata).toEqual({ region: 'east' });
+    expect(snapshot.cordons.get('m1')?.record).toEqual({ drain: null });
 
     await registry.units.put('b.service', hello, 'launched');
     await waitFor(() => view.snapshot().units.has('b.service'), 5_000, 'b.service mirrored');
@@ -107,7 +110,7 @@ describe('MirroredEngineView on etcd', () => {
     const view = viewOf(registry);
     await view.watch();
     await view.mirrorState({ watch: true });
-    await watchersAre(5);
+    await watchersAre(6);
     await view.releaseState();
     await watchersAre(1);
     expect(view.mirrorsState).toBe(false);

@@ -32,6 +32,7 @@ async function startMachine(
     sessionToken?: string;
     wait?: boolean;
     client?: Etcd3;
+    peerAddress?: string;
   } = {},
 ): Promise<InProcessFleetd> {
   const machine = await startInProcessFleetd({
@@ -41,6 +42,7 @@ async function startMachine(
     ...(options.manager !== undefined && { manager: options.manager }),
     ...(options.sessionToken !== undefined && { sessionToken: options.sessionToken }),
     waitForRegistration: options.wait ?? true,
+    ...(options.peerAddress !== undefined && { peerAddress: options.peerAddress }),
   });
   servers.push(machine.server);
   return machine;
@@ -129,6 +131,17 @@ describe('fleetd', () => {
         activeState: 'active',
         launched: true,
       }),
+    ]);
+  });
+
+  it('publishes its peer address in its presence record, and none without one', async () => {
+    const prefix = freshPrefix();
+    await startMachine(prefix, 'm1', { peerAddress: '10.0.0.1:54729' });
+    await startMachine(prefix, 'm2');
+    const machines = await registryAt(prefix).cluster.machines();
+    expect(machines.map((machine) => [machine.id, machine.peerAddress])).toEqual([
+      ['m1', '10.0.0.1:54729'],
+      ['m2', undefined],
     ]);
   });
 

@@ -39,6 +39,21 @@ describe('SIGHUP reload: options only a restart applies', () => {
     ]);
   });
 
+  it('names the peer options, which shape the peer listener and certificate read at start', () => {
+    const reloaded = configWith({
+      FLEET_PEER_CERT_FILE: '/etc/fleet/peer.crt',
+      FLEET_PEER_KEY_FILE: '/etc/fleet/peer.key',
+      FLEET_PEER_CA_FILE: '/etc/fleet/ca.crt',
+      FLEET_PEER_ADDRESS: '10.0.0.7:54729',
+    });
+    expect(restartOnlyChanges(running, reloaded)).toEqual([
+      'peer_cert_file',
+      'peer_key_file',
+      'peer_ca_file',
+      'peer_address',
+    ]);
+  });
+
   it('names none when only options a reload applies changed', () => {
     const reloaded = configWith({ FLEET_VERBOSITY: '1', FLEET_METADATA: 'region=east' });
     expect(restartOnlyChanges(running, reloaded)).toEqual([]);

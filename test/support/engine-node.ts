@@ -72,6 +72,7 @@ export async function startEngineNode(options: EngineNodeOptions): Promise<Engin
     leadership: new EtcdLeadership(etcd, registry.keys, session),
     writer: registry.scheduleWriter,
     bodies: registry.bodies,
+    drains: { states: registry.states, progress: registry.drainProgress },
     log,
     reconcileIntervalMs: options.reconcileIntervalMs ?? 500,
     machineGraceMs: session.grantedTtlSeconds * 1000,

@@ -25,6 +25,8 @@ export interface InProcessFleetdOptions {
   sessionToken?: string;
   /** Resolve only once registered (default), or at once. */
   waitForRegistration?: boolean;
+  /** The peer listener's address it publishes (none by default). */
+  peerAddress?: string;
 }
 
 /** Starts one fleetd as fleetd's main would, with the short timings of the test suites. */
@@ -63,6 +65,7 @@ export async function startInProcessFleetd(
     machineID: options.machineID,
     sessionToken: options.sessionToken ?? randomUUID(),
     detectPublicIP: () => '',
+    ...(options.peerAddress !== undefined && { peerAddress: options.peerAddress }),
   });
   const starting = server.start();
   if (options.waitForRegistration ?? true) await starting;

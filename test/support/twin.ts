@@ -111,6 +111,7 @@ export class Twin {
         leadership,
         writer: options.writer?.(seam.scheduleWriter) ?? seam.scheduleWriter,
         bodies: options.bodies?.(seam.bodies) ?? seam.bodies,
+        drains: { states: seam.states, progress: seam.drainProgress },
         log,
         reconcileIntervalMs: INTERVAL_MS,
         machineGraceMs: lease.grantedTtlSeconds * 1000,

@@ -29,16 +29,22 @@ export interface AuditedUnit {
 export const AUDIT_MESSAGE = 'audit';
 
 /**
- * `unit.put`, `unit.delete`, `units.batch`, `machines.patch`, `read`, or the method for
- * anything else.
+ * `unit.put`, `unit.delete`, `units.batch`, `unit.status`, `unit.journal`, `machines.patch`,
+ * `machine.cordon`, `machine.uncordon`, `machine.drain`, `read`, or the method for anything
+ * else.
  */
 export function auditAction(method: string, action: RequestedAction, path: string): string {
   if (action.kind === 'unit-write') return `unit.${method.toLowerCase()}`;
   if (action.kind === 'batch') return 'units.batch';
+  if (action.kind === 'unit-report') return `unit.${action.report}`;
   if (action.kind === 'read') return 'read';
   if (method === 'PATCH' && /^\/(?:fleet\/v1|v1-alpha)\/machines$/.test(path)) {
     return 'machines.patch';
   }
+  const cordon = /^\/fleet\/ext\/v1\/machines\/[^/]+\/(cordon|drain)$/.exec(path)?.[1];
+  if (cordon === 'drain' && method === 'POST') return 'machine.drain';
+  if (cordon === 'cordon' && method === 'PUT') return 'machine.cordon';
+  if (cordon === 'cordon' && method === 'DELETE') return 'machine.uncordon';
   return method.toLowerCase();
 }
 

@@ -15,9 +15,12 @@ export type RequestedAction =
   | { kind: 'read' }
   | { kind: 'unit-write'; unit: string }
   | { kind: 'batch' }
+  | { kind: 'unit-report'; unit: string; report: 'status' | 'journal' }
   | { kind: 'admin' };
 
 const BATCH_SEGMENTS = 'fleet/ext/v1/batch';
+
+const UNIT_REPORT_PREFIX = ['fleet', 'ext', 'v1', 'units'] as const;
 
 const UNIT_ITEM_PREFIXES = [
   ['fleet', 'v1', 'units'],
@@ -27,11 +30,15 @@ const UNIT_ITEM_PREFIXES = [
 /**
  * The action of a request, from its method and its decoded path segments. Reads are GET and
  * HEAD; unit writes are PUT and DELETE of one unit; a batch (POST to ours) is let in with
- * `operate`, its units then authorised one by one; everything else (machine metadata,
- * methods no route takes) needs `admin`, so that nothing new is writable by mistake.
+ * `operate`, its units then authorised one by one; a unit's status or journal (ours) is a
+ * read that needs `operate` on the unit, since journals may hold secrets; everything else
+ * (machine metadata, methods no route takes) needs `admin`, so that nothing new is writable
+ * by mistake.
  */
 export function requestedAction(method: string, segments: readonly string[]): RequestedAction {
-  if (method === 'GET' || method === 'HEAD') return { kind: 'read' };
+  if (method === 'GET' || method === 'HEAD') {
+    return unitReportAction(segments) ?? { kind: 'read' };
+  }
   if (method === 'POST' && segments.join('/') === BATCH_SEGMENTS) return { kind: 'batch' };
   if (method === 'PUT' || method === 'DELETE') {
     for (const prefix of UNIT_ITEM_PREFIXES) {
@@ -42,6 +49,14 @@ export function requestedAction(method: string, segments: readonly string[]): Re
     }
   }
   return { kind: 'admin' };
+}
+
+function unitReportAction(segments: readonly string[]): RequestedAction | null {
+  const [unit, report, ...rest] = segments.slice(UNIT_REPORT_PREFIX.length);
+  if (!UNIT_REPORT_PREFIX.every((segment, i) => segments[i] === segment)) return null;
+  if (unit === undefined || rest.length > 0) return null;
+  if (report !== 'status' && report !== 'journal') return null;
+  return { kind: 'unit-report', unit, report };
 }
 
 function rank(role: Role): number {
@@ -57,6 +72,7 @@ function grantAllows(grant: Grant, action: RequestedAction): boolean {
     case 'batch':
       return rank(grant.role) >= rank('operate');
     case 'unit-write':
+    case 'unit-report':
       if (rank(grant.role) < rank('operate')) return false;
       if (grant.role === 'admin' || grant.units === null) return true;
       return grant.units.some((glob) => matchesUnitGlob(glob, action.unit));
@@ -79,5 +95,7 @@ export function refusalReason(action: RequestedAction): string {
       return 'a batch needs the operate role';
     case 'unit-write':
       return `writing unit ${JSON.stringify(action.unit)} needs the operate role for a glob matching it`;
+    case 'unit-report':
+      return `reading the status or journal of unit ${JSON.stringify(action.unit)} needs the operate role for a glob matching it`;
   }
 }

@@ -109,6 +109,12 @@ const NO_LEGEND = boolFlag('no-legend', 'Do not print a legend (column headers)'
 const FULL = boolFlag('full', 'Do not ellipsize fields on output');
 const FULL_SHORTHAND = boolFlag('l', 'Shorthand for --full', 'full');
 const SSH_PORT = intFlag('ssh-port', 22, 'Connect to remote hosts over SSH using this TCP port.');
+/** Ours (`status`, `journal`): the one machine to ask about a global unit. */
+const ON_MACHINE = stringFlag(
+  'machine',
+  '',
+  'Machine ID, or a unique prefix of it, to run on; needed for a global unit.',
+);
 
 function blockAttempts(until: string): FlagSpec {
   return intFlag(
@@ -166,6 +172,17 @@ the correct version of a unit is running.`,
     flags: [],
   },
   {
+    name: 'cordon',
+    use: 'cordon MACHINE',
+    short: 'Mark a machine unschedulable',
+    long: `Marks a machine so that fleet places no new unit there. What runs there stays, and
+global units are not affected. The cordon lives in the cluster until uncordon lifts it.
+
+MACHINE is a machine ID or a unique prefix of one, as list-machines prints it.`,
+    flags: [],
+    ours: true,
+  },
+  {
     name: 'destroy',
     use: 'destroy UNIT...',
     short: 'Destroy one or more units in the cluster',
@@ -179,6 +196,45 @@ Destroyed units are impossible to start unless re-submitted.`,
     flags: [blockAttempts('destroyed'), noBlock('are destroyed')],
   },
   {
+    name: 'drain',
+    use: 'drain [--max-parallel=N] MACHINE',
+    short: 'Move the units of a machine elsewhere, a few at a time',
+    long: `Cordons a machine, then has fleet move its non-global units to other machines, N at
+a time, honouring every [X-Fleet] rule. Units tied by MachineOf move together. Each move
+waits until the unit is active at its new place before the next begins. A unit that cannot
+move (pinned by MachineID, or with no other machine able to run it) stays, and is reported.
+
+The drain goes on in the cluster when this command exits. It exits 1 if a unit stayed.
+
+Drain a machine two units at a time:
+fleetctl drain --max-parallel=2 113f16a7`,
+    flags: [intFlag('max-parallel', 1, 'Units on their way to a new machine at once.')],
+    ours: true,
+  },
+  {
+    name: 'events',
+    use: 'events [--since=REVISION]',
+    short: 'Follow the changes of units, unit states and machines',
+    long: `Prints the cluster's changes as fleet streams them, one JSON object per line: each
+change of a unit, a unit state or a machine, with the revision that made it and the object
+as the API shows it (null once removed). Without --since, a snapshot of every object comes
+first, after a "reset" line.
+
+Follows the stream until fleet ends it, resuming after the last revision seen when the
+connection drops. Needs the API driver.
+
+Resume after a revision seen earlier:
+fleetctl events --since=1234`,
+    flags: [
+      stringFlag(
+        'since',
+        '',
+        'Print the changes made after this revision; without it, start with a snapshot.',
+      ),
+    ],
+    ours: true,
+  },
+  {
     name: 'fd-forward',
     use: 'fd-forward SOCKET',
     short: 'Proxy stdin and stdout to a unix domain socket',
@@ -187,7 +243,7 @@ Destroyed units are impossible to start unless re-submitted.`,
   },
   {
     name: 'journal',
-    use: 'journal [--lines=N] [--ssh-port=N] [-f|--follow] [--output=STRING] [--sudo] UNIT',
+    use: 'journal [--lines=N] [--ssh-port=N] [-f|--follow] [--output=STRING] [--sudo] [--machine=ID] UNIT',
     short: 'Print the journal of a unit in the cluster to stdout',
     long: `Outputs the journal of a unit by connecting to the machine that the unit occupies.
 
@@ -197,7 +253,8 @@ fleetctl journal foo.service
 Read the last 100 lines:
 fleetctl journal --lines 100 foo.service
 
-This command does not work with global units.`,
+Read the journal of a global unit on one machine:
+fleetctl journal --machine 113f16a7 global.service`,
     flags: [
       intFlag('lines', 10, 'Number of recent log lines to return'),
       SSH_PORT,
@@ -209,6 +266,7 @@ This command does not work with global units.`,
         'Output mode. This will be passed unaltered to journalctl --output.',
       ),
       boolFlag('sudo', 'Execute journalctl with sudo'),
+      ON_MACHINE,
     ],
   },
   {
@@ -378,7 +436,7 @@ Machine metadata is located in the fleet configuration file.`,
   },
   {
     name: 'status',
-    use: 'status [--ssh-port=N] UNIT...',
+    use: 'status [--ssh-port=N] [--machine=ID] UNIT...',
     short: 'Output the status of one or more units in the cluster',
     long: `Output the status of one or more units currently running in the cluster.
 Supports glob matching of units in the current working directory or matches
@@ -390,8 +448,9 @@ Show status of a single unit:
 Show status of an entire directory with glob matching:
 fleetctl status myservice/*
 
-This command does not work with global units.`,
-    flags: [SSH_PORT],
+Show status of a global unit on one machine:
+fleetctl status --machine 113f16a7 global.service`,
+    flags: [SSH_PORT, ON_MACHINE],
   },
   {
     name: 'stop',
@@ -434,6 +493,15 @@ fleetctl submit myservice/*`,
       SIGN,
       boolFlag('replace', 'Replace the old submitted units in the cluster with new versions.'),
     ],
+  },
+  {
+    name: 'uncordon',
+    use: 'uncordon MACHINE',
+    short: 'Mark a machine schedulable again',
+    long: `Lifts the cordon of a machine, ending a drain under way: fleet may place units
+there again. Units already moved away stay where they are.`,
+    flags: [],
+    ours: true,
   },
   {
     name: 'unload',

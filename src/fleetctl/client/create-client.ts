@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Duplex } from 'node:stream';
 import type { EtcdDriverOptions } from '../../client/etcd-driver.js';
+import { lazyMachineCordons } from '../../client/machine-cordons.js';
 import type { FleetClient } from '../../client/types.js';
 import { errorMessage } from '../../error-message.js';
 import { goPathError } from '../../go/path-error.js';
@@ -216,6 +217,12 @@ function lazyClient(create: () => Promise<FleetClient>, release: () => Promise<v
     createUnit: async (unit) => (await client()).createUnit(unit),
     setUnitTargetState: async (name, state) => (await client()).setUnitTargetState(name, state),
     destroyUnit: async (name) => (await client()).destroyUnit(name),
+    // A driver without it (the in-memory ones of tests) answers as an original fleetd would.
+    unitOutput: async (request, sink, signal) =>
+      (await client()).unitOutput?.(request, sink, signal) ?? { served: false },
+    followEvents: async (since, onLine, signal) =>
+      (await client()).followEvents?.(since, onLine, signal) ?? 'not-served',
+    cordons: lazyMachineCordons(async () => (await client()).cordons),
     close: async () => {
       // A driver that failed to load has nothing to close.
       await (await created?.catch(() => undefined))?.close();

@@ -9,7 +9,10 @@ interface CommandEntry {
 /** Each command's module, imported only when that command runs. */
 export const COMMAND_MODULES: Readonly<Record<string, CommandEntry>> = {
   cat: { load: () => import('./cat.js'), connects: true },
+  cordon: { load: () => import('./cordon.js'), connects: true },
   destroy: { load: () => import('./destroy.js'), connects: true },
+  drain: { load: () => import('./drain.js'), connects: true },
+  events: { load: () => import('./events.js'), connects: true },
   'fd-forward': { load: () => import('./fd-forward.js'), connects: false },
   journal: { load: () => import('./journal.js'), connects: true },
   'list-machines': { load: () => import('./list-machines.js'), connects: true },
@@ -22,6 +25,7 @@ export const COMMAND_MODULES: Readonly<Record<string, CommandEntry>> = {
   status: { load: () => import('./status.js'), connects: true },
   stop: { load: () => import('./stop.js'), connects: true },
   submit: { load: () => import('./submit.js'), connects: true },
+  uncordon: { load: () => import('./uncordon.js'), connects: true },
   unload: { load: () => import('./unload.js'), connects: true },
   verify: { load: () => import('./verify.js'), connects: false },
   version: { load: () => import('./version.js'), connects: false },

@@ -4,7 +4,14 @@ import type {
   MirrorHandlers,
   MirrorSource,
 } from '../prefix-mirror.js';
-import type { MemoryEvent, MemoryKeyValue, MemoryStore, MemoryWatch } from './store.js';
+import {
+  CompactedError,
+  FutureRevisionError,
+  type MemoryEvent,
+  type MemoryKeyValue,
+  type MemoryStore,
+  type MemoryWatch,
+} from './store.js';
 
 function toRecord(kv: MemoryKeyValue): KeyValueRecord {
   return { key: kv.key, value: kv.value, modRevision: kv.modRevision };
@@ -13,7 +20,7 @@ function toRecord(kv: MemoryKeyValue): KeyValueRecord {
 /** `PrefixMirror`'s source on the in-memory store. */
 export function memoryMirrorSource(store: MemoryStore): MirrorSource {
   return {
-    follow: (prefix, handlers) => followPrefix(store, prefix, handlers),
+    follow: (prefix, handlers, { since } = {}) => followPrefix(store, prefix, handlers, since),
     list: async (prefix) => {
       const { kvs, revision } = store.range(prefix);
       return { records: kvs.map(toRecord), revision };
@@ -27,7 +34,13 @@ export function memoryMirrorSource(store: MemoryStore): MirrorSource {
  * resumes from the first revision not delivered; after a cancel (the history it needed was
  * compacted) or a handler that threw, a fresh snapshot.
  */
-function followPrefix(store: MemoryStore, prefix: string, handlers: MirrorHandlers): MirrorHandle {
+function followPrefix(
+  store: MemoryStore,
+  prefix: string,
+  handlers: MirrorHandlers,
+  firstSince: bigint | undefined,
+): MirrorHandle {
+  let since = firstSince;
   let stopped = false;
   let watch: MemoryWatch | null = null;
   let resumeRevision = 0n;
@@ -54,13 +67,27 @@ function followPrefix(store: MemoryStore, prefix: string, handlers: MirrorHandle
 
   const list = () => {
     if (stopped) return;
-    const { kvs, revision } = store.range(prefix);
+    const { kvs, revision } = listing();
     resumeRevision = revision + 1n;
     if (!deliver(() => handlers.onReset(kvs.map(toRecord), revision))) {
       queueMicrotask(list);
       return;
     }
     startWatch();
+  };
+
+  // As of `since` the first time, when the store still holds it; else as of now.
+  const listing = () => {
+    const at = since;
+    since = undefined;
+    if (at !== undefined) {
+      try {
+        return store.range(prefix, at);
+      } catch (err) {
+        if (!(err instanceof CompactedError || err instanceof FutureRevisionError)) throw err;
+      }
+    }
+    return store.range(prefix);
   };
 
   const onEvents = (events: MemoryEvent[]) => {

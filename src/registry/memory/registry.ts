@@ -1,12 +1,15 @@
 import { MirroredAgentSchedule } from '../agent-schedule.js';
+import { MirroredClusterChanges } from '../cluster-changes.js';
 import { MirroredEngineView } from '../engine-view.js';
 import { RegistryKeys } from '../keys.js';
 import type { BadRecordHandler } from '../model.js';
 import type { RegistrySeam } from '../ports.js';
 import { MemoryBodySweeps } from './body-sweeps.js';
 import { MemoryClusterReads } from './cluster-reads.js';
+import { MemoryDrainProgress } from './drain-progress.js';
 import { MemoryFencedScheduleWrites } from './fenced-schedule-writes.js';
 import { MemoryLeadership } from './leadership.js';
+import { MemoryMachineCordons } from './machine-cordons.js';
 import { MemoryMachineMetadataWrites } from './machine-metadata-writes.js';
 import { MemoryMachinePresence } from './machine-presence.js';
 import { memoryMirrorSource } from './mirror-source.js';
@@ -38,10 +41,13 @@ export function openMemoryRegistry(
     cluster: new MemoryClusterReads(store, keys, units, machines, states),
     states,
     machines,
+    cordons: new MemoryMachineCordons(store, keys, onBadRecord),
+    drainProgress: new MemoryDrainProgress(store, keys),
     bodies,
     unitFileCollector: new MemoryBodySweeps(store, keys),
     scheduleWriter: new MemoryFencedScheduleWrites(store, keys),
     presence: new MemoryMachinePresence(store, keys),
+    changes: new MirroredClusterChanges(mirrors, keys),
     engineView: (onChange) => new MirroredEngineView(mirrors, keys, onChange, onBadRecord),
     agentSchedule: (machineID, onChange) =>
       new MirroredAgentSchedule(mirrors, keys, machineID, onChange, onBadRecord),

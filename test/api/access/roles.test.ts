@@ -3,6 +3,7 @@ import {
   type Grant,
   grantsAllow,
   type RequestedAction,
+  refusalReason,
   requestedAction,
 } from '../../../src/api/access/roles.js';
 
@@ -22,6 +23,25 @@ describe('what a request asks to do', () => {
     ['POST', '/fleet/ext/v1/batch', { kind: 'batch' }],
     ['PUT', '/fleet/ext/v1/batch', { kind: 'admin' }],
     ['POST', '/fleet/ext/v1/batch/x', { kind: 'admin' }],
+    [
+      'GET',
+      '/fleet/ext/v1/units/web-1.service/status',
+      { kind: 'unit-report', unit: 'web-1.service', report: 'status' },
+    ],
+    [
+      'GET',
+      '/fleet/ext/v1/units/db.service/journal',
+      { kind: 'unit-report', unit: 'db.service', report: 'journal' },
+    ],
+    [
+      'HEAD',
+      '/fleet/ext/v1/units/db.service/journal',
+      { kind: 'unit-report', unit: 'db.service', report: 'journal' },
+    ],
+    ['GET', '/fleet/ext/v1/units/db.service/other', { kind: 'read' }],
+    ['GET', '/fleet/ext/v1/units/db.service/status/x', { kind: 'read' }],
+    ['GET', '/fleet/v1/units/db.service/status', { kind: 'read' }],
+    ['POST', '/fleet/ext/v1/units/db.service/status', { kind: 'admin' }],
   ] as const)('%s %s', (method, path, expected) => {
     expect(requestedAction(method, path.split('/').slice(1))).toEqual(expected);
   });
@@ -58,5 +78,34 @@ describe('role decisions: admin ⊃ operate ⊃ read, operate optionally limited
     ['admin', [admin], batch, true],
   ] as const)('%s on %j: %s', (_name, grants, action, expected) => {
     expect(grantsAllow(grants, action)).toBe(expected);
+  });
+});
+
+describe('a unit status or journal needs operate on the unit: journals may hold secrets', () => {
+  const read: Grant = { role: 'read', units: null };
+  const operate: Grant = { role: 'operate', units: null };
+  const operateWeb: Grant = { role: 'operate', units: ['web-*'] };
+  const admin: Grant = { role: 'admin', units: null };
+  const journalWeb: RequestedAction = {
+    kind: 'unit-report',
+    unit: 'web-1.service',
+    report: 'journal',
+  };
+  const statusDb: RequestedAction = { kind: 'unit-report', unit: 'db.service', report: 'status' };
+
+  it.each([
+    ['read', [read], journalWeb, false],
+    ['operate', [operate], statusDb, true],
+    ['operate web-*', [operateWeb], journalWeb, true],
+    ['operate web-*', [operateWeb], statusDb, false],
+    ['admin', [admin], statusDb, true],
+  ] as const)('%s on %j: %s', (_name, grants, action, expected) => {
+    expect(grantsAllow(grants, action)).toBe(expected);
+  });
+
+  it('says what was refused and the role it needs', () => {
+    expect(refusalReason(statusDb)).toBe(
+      'reading the status or journal of unit "db.service" needs the operate role for a glob matching it',
+    );
   });
 });

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { Etcd3 } from 'etcd3';
 import { pino } from 'pino';
-import { createApiHandler } from '../../../src/api/handler.js';
+import { type ApiHandlerOptions, createApiHandler } from '../../../src/api/handler.js';
 import { type ApiServer, serveApi } from '../../../src/api/serve.js';
 import { openRegistry, type Registry } from '../../../src/registry/registry.js';
 
@@ -28,6 +28,8 @@ export interface ApiFixtureOptions {
   metrics?: () => string;
   /** Key prefix; a fresh one by default, so every fixture starts from an empty cluster. */
   prefix?: string;
+  /** This fleetd's machine, and its forwarder, for units' status and journal. */
+  reports?: ApiHandlerOptions['reports'];
 }
 
 /** The API over the real registry on `etcd`, served on a loopback port or a unix socket. */
@@ -52,6 +54,7 @@ export async function startApi(etcd: Etcd3, options: ApiFixtureOptions = {}): Pr
     tokenLimit: options.tokenLimit ?? 100,
     available: () => available,
     ...(options.metrics !== undefined && { metrics: options.metrics }),
+    ...(options.reports !== undefined && { reports: options.reports }),
     log,
   });
   const directory = options.unixSocket ? await mkdtemp(join(tmpdir(), 'fleet-api-')) : undefined;

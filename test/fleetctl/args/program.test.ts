@@ -102,12 +102,13 @@ describe('help, rendered by commander with fleet v1.0 template', () => {
     expect(help).toContain('USAGE:\n\tfleetctl journal [--lines=N]');
     const [own, global] = help.split('OPTIONS:\n').slice(1);
     expect(own).toBe(
-      '      --f               Shorthand for --follow\n' +
-        '      --follow          Continuously print new entries as they are appended to the journal.\n' +
-        '      --lines int       Number of recent log lines to return (default 10)\n' +
-        '      --output string   Output mode. This will be passed unaltered to journalctl --output. (default "short")\n' +
-        '      --ssh-port int    Connect to remote hosts over SSH using this TCP port. (default 22)\n' +
-        '      --sudo            Execute journalctl with sudo\n\nGLOBAL ',
+      '      --f                Shorthand for --follow\n' +
+        '      --follow           Continuously print new entries as they are appended to the journal.\n' +
+        '      --lines int        Number of recent log lines to return (default 10)\n' +
+        '      --machine string   Machine ID, or a unique prefix of it, to run on; needed for a global unit.\n' +
+        '      --output string    Output mode. This will be passed unaltered to journalctl --output. (default "short")\n' +
+        '      --ssh-port int     Connect to remote hosts over SSH using this TCP port. (default 22)\n' +
+        '      --sudo             Execute journalctl with sudo\n\nGLOBAL ',
     );
     expect(global).toContain('      --debug                      Print out more debug information');
     expect(help).not.toContain('VERSION:');
