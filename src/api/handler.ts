@@ -1,5 +1,5 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
-import express, { type NextFunction, type Request, type Response } from 'express';
+import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { errorMessage } from '../error-message.js';
 import type { RegistrySeam } from '../registry/ports.js';
@@ -7,6 +7,7 @@ import { type AccessGateOptions, createAccessGate } from './access/access-gate.j
 import { watchForHangUp } from './client-gone.js';
 import { DISCOVERY_DOCUMENT } from './discovery-document.js';
 import { METRICS_CONTENT_TYPE } from './metrics.js';
+import { plainExpress } from './plain-express.js';
 import { BodyTooLargeError } from './request-body.js';
 import { routeOnDecodedPath } from './request-target.js';
 import { JSON_CONTENT_TYPE, sendError } from './respond.js';
@@ -15,6 +16,7 @@ import type { ApiContext } from './routes/context.js';
 import { cordonsCollection, machineCordon } from './routes/cordons.js';
 import { eventStream } from './routes/events.js';
 import { machinesCollection } from './routes/machines.js';
+import { rolloutItem, rolloutsCollection } from './routes/rollouts.js';
 import { stateCollection, stateItem } from './routes/state.js';
 import { type UnitReports, unitReport } from './routes/unit-reports.js';
 import { unitItem, unitsCollection } from './routes/units.js';
@@ -53,12 +55,7 @@ const UNAVAILABLE = 'fleet server unable to communicate with etcd';
  * X-Powered-By, HEAD answered as GET, lenient slashes) reaches the wire.
  */
 export function createApiHandler(options: ApiHandlerOptions): RequestListener {
-  const app = express();
-  app.disable('x-powered-by');
-  app.set('etag', false);
-  app.set('case sensitive routing', true);
-  app.set('strict routing', true);
-  app.set('query parser', false);
+  const app = plainExpress();
 
   const gate =
     options.access === undefined ? null : createAccessGate({ ...options.access, log: options.log });
@@ -100,6 +97,14 @@ export function createApiHandler(options: ApiHandlerOptions): RequestListener {
   }
   // Ours, not fleet's: everything we add to the API lives under /fleet/ext/v1.
   app.all('/fleet/ext/v1/batch', (req: Request, res: Response) => unitsBatch(ctx, req, res));
+  app.all('/fleet/ext/v1/rollouts', (req: Request, res: Response) =>
+    rolloutsCollection(ctx, req, res),
+  );
+  app.all(
+    ['/fleet/ext/v1/rollouts/:id', '/fleet/ext/v1/rollouts/:id/:action'],
+    (req: Request<{ id: string; action?: string }>, res: Response) =>
+      rolloutItem(ctx, req, res, req.params.id, req.params.action ?? null),
+  );
   app.all('/fleet/ext/v1/machines', (req: Request, res: Response) =>
     cordonsCollection(ctx, req, res),
   );

@@ -1,10 +1,11 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
-import express, { type NextFunction, type Request, type Response } from 'express';
+import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { errorMessage } from '../error-message.js';
 import type { RegistrySeam } from '../registry/ports.js';
 import { watchForHangUp } from './client-gone.js';
+import { plainExpress } from './plain-express.js';
 import { routeOnDecodedPath } from './request-target.js';
 import { sendError } from './respond.js';
 import type { ApiContext } from './routes/context.js';
@@ -40,12 +41,7 @@ export function isPeerSubject(organisation: string | readonly string[] | undefin
  * against the cluster CA; this refuses any that is not a peer's.
  */
 export function createPeerHandler(options: PeerHandlerOptions): RequestListener {
-  const app = express();
-  app.disable('x-powered-by');
-  app.set('etag', false);
-  app.set('case sensitive routing', true);
-  app.set('strict routing', true);
-  app.set('query parser', false);
+  const app = plainExpress();
 
   const ctx: ApiContext = { registry: options.registry, tokenLimit: 1, log: options.log };
   const reports: UnitReports = { machineID: options.machineID, forwarder: null, hop: 'peer' };
