@@ -3,20 +3,27 @@ import { type Clock, SYSTEM_CLOCK } from '../clock.js';
 import { errorMessage } from '../error-message.js';
 import { ReconcileLoop } from '../reconcile/loop.js';
 import { RequirementsCache } from '../reconcile/requirements-cache.js';
-import { mergeMetadata } from '../registry/model.js';
+import { type HealthCheck, mergeMetadata } from '../registry/model.js';
 import type { AgentSchedule, StatePublications, UnitBodies } from '../registry/ports.js';
 import type { ScheduleEntry } from '../registry/records.js';
-import { UNKNOWN_UNIT_STATE, type UnitManager } from '../systemd/unit-manager.js';
+import {
+  type SystemdUnitState,
+  UNKNOWN_UNIT_STATE,
+  type UnitManager,
+} from '../systemd/unit-manager.js';
+import { type HealthCommandRunner, runHealthCommand } from './health-command.js';
 import {
   type AgentTask,
   type DesiredUnit,
   desiredUnits,
+  healthChecksDue,
   type LocalUnit,
   planPublications,
   planTasks,
   publishedForm,
   REASONS,
   TASK_PHASES,
+  withPins,
 } from './plan.js';
 
 export interface AgentOptions {
@@ -33,6 +40,8 @@ export interface AgentOptions {
   /** False for fleet's `disable_watches`: re-list on every tick instead. */
   watches: boolean;
   clock?: Clock;
+  /** Runs rollouts' health commands; a child process of fleetd by default. */
+  healthCommand?: HealthCommandRunner;
 }
 
 /** systemd active states that mean a start was requested and took hold. */
@@ -61,6 +70,10 @@ export class Agent {
    */
   private reloadOwed = true;
   private readonly requirements: RequirementsCache;
+  /** Units whose health command runs now: one at a time each. */
+  private readonly healthRuns = new Set<string>();
+  /** The health report last published for each unit, as JSON. */
+  private readonly healthReported = new Map<string, string>();
 
   private feed: AgentSchedule;
   private publisher: StatePublications;
@@ -86,6 +99,7 @@ export class Agent {
     this.feed = feed;
     this.publisher = publisher;
     this.published.clear();
+    this.healthReported.clear();
   }
 
   /**
@@ -166,20 +180,64 @@ export class Agent {
     const { machineID, configuredMetadata } = this.options;
     if (!this.options.watches) await this.feed.relist();
     const snapshot = this.feed.snapshot();
+    const scheduled = withPins(snapshot.scheduled, snapshot.pins);
+    const globals = withPins(snapshot.globals, snapshot.pins);
     const { desired, pending, missingBodies } = desiredUnits({
       machine: {
         id: machineID,
         metadata: mergeMetadata(configuredMetadata, snapshot.dynamicMetadata),
       },
-      scheduled: snapshot.scheduled,
-      globals: snapshot.globals,
-      known: this.requirements.known(unitBodies(snapshot.scheduled, snapshot.globals)),
+      scheduled,
+      globals,
+      known: this.requirements.known(unitBodies(scheduled, globals)),
     });
     // Each body read triggers another pass, which decides what this one left pending.
     this.requirements.fetch(missingBodies);
     const needsReload = (load: DesiredUnit) => this.reloadOwed || this.enables(load.hash);
     await this.execute(planTasks(desired, this.local, new Set(pending), needsReload), desired);
-    await this.publishStates();
+    const reported = await this.publishStates();
+    await this.checkHealth(snapshot.healthChecks, reported);
+  }
+
+  /**
+   * Withdraws the health reports of checks that ended, and starts the checks due, each in the
+   * background: a slow command never holds a pass up. A result is published when it differs
+   * from the last, and only while its check is still the one asked for.
+   */
+  private async checkHealth(
+    checks: ReadonlyMap<string, HealthCheck>,
+    reported: ReadonlyMap<string, SystemdUnitState>,
+  ): Promise<void> {
+    for (const name of [...this.healthReported.keys()]) {
+      if (checks.has(name)) continue;
+      await this.publisher.publishHealth(name, null);
+      this.healthReported.delete(name);
+    }
+    const run = this.options.healthCommand ?? runHealthCommand;
+    for (const name of healthChecksDue(checks, this.local, reported)) {
+      if (this.healthRuns.has(name)) continue;
+      const check = checks.get(name)!;
+      const stops = this.stops;
+      this.healthRuns.add(name);
+      void run(check.command, name)
+        .then(async (ok) => {
+          const current = this.feed.snapshot().healthChecks.get(name);
+          if (this.stops !== stops || current?.hash !== check.hash) return;
+          const report = { rollout: check.rollout, hash: check.hash, ok };
+          const form = JSON.stringify(report);
+          if (this.healthReported.get(name) === form) return;
+          await this.publisher.publishHealth(name, report);
+          this.healthReported.set(name, form);
+          this.options.log.info(
+            { unit: name, rollout: check.rollout, ok },
+            ok ? 'Rollout health command succeeded' : 'Rollout health command failed',
+          );
+        })
+        .catch((err) =>
+          this.options.log.error({ err, unit: name }, 'Publishing a health report failed'),
+        )
+        .finally(() => this.healthRuns.delete(name));
+    }
   }
 
   /**
@@ -259,16 +317,20 @@ export class Agent {
     if (unit !== undefined) this.local.set(name, { ...unit, state });
   }
 
-  /** Publishes what changed since last time: systemd's view of every unit fleet loaded here. */
-  private async publishStates(): Promise<void> {
+  /**
+   * Publishes what changed since last time: systemd's view of every unit fleet loaded here.
+   * Returns that view.
+   */
+  private async publishStates(): Promise<Map<string, SystemdUnitState>> {
     const reported = await this.options.manager.states([...this.local.keys()]);
     const updates = planPublications(this.local, reported, this.published);
-    if (updates.length === 0) return;
+    if (updates.length === 0) return reported;
     await this.publisher.publish(updates);
     for (const { name, state } of updates) {
       if (state === null) this.published.delete(name);
       else this.published.set(name, publishedForm(state));
     }
+    return reported;
   }
 }
 

@@ -6,7 +6,7 @@ import {
   type SchedulerUnit,
 } from '../placement/model.js';
 import { byName, globalUnitsFor } from '../placement/rules.js';
-import type { StateUpdate } from '../registry/model.js';
+import type { HealthCheck, StateUpdate } from '../registry/model.js';
 import type { ScheduleEntry, UnitStateRecord } from '../registry/records.js';
 import type { SystemdUnitState } from '../systemd/unit-manager.js';
 
@@ -59,6 +59,23 @@ export const TASK_PHASES: ReadonlyArray<ReadonlyArray<AgentTask['type']>> = [
 ];
 
 const TASK_ORDER = new Map(TASK_PHASES.flat().map((type, index) => [type, index]));
+
+/**
+ * The entries with the content a rollout holds each unit to on this machine, where one
+ * does: the machine keeps running it while the unit's record already names newer content.
+ */
+export function withPins(
+  entries: ReadonlyMap<string, ScheduleEntry>,
+  pins: ReadonlyMap<string, string>,
+): ReadonlyMap<string, ScheduleEntry> {
+  if (pins.size === 0) return entries;
+  const held = new Map(entries);
+  for (const [name, entry] of entries) {
+    const hash = pins.get(name);
+    if (hash !== undefined) held.set(name, { ...entry, hash });
+  }
+  return held;
+}
 
 /**
  * The units this machine should run: those the engine scheduled here, plus the global units
@@ -162,6 +179,25 @@ export function planTasks(
     tasks.push({ type: 'ReloadUnitFiles', reason: REASONS.reload });
   }
   return tasks.sort((a, b) => TASK_ORDER.get(a.type)! - TASK_ORDER.get(b.type)!);
+}
+
+/**
+ * The rollout health checks to run this pass: each unit with a check whose content here is the
+ * checked one and that systemd reports active. A check of content not running is pointless:
+ * the step is not healthy until the unit is active anyway.
+ */
+export function healthChecksDue(
+  checks: ReadonlyMap<string, HealthCheck>,
+  local: ReadonlyMap<string, LocalUnit>,
+  reported: ReadonlyMap<string, SystemdUnitState>,
+): string[] {
+  return [...checks]
+    .filter(
+      ([name, check]) =>
+        local.get(name)?.hash === check.hash && reported.get(name)?.activeState === 'active',
+    )
+    .map(([name]) => name)
+    .sort();
 }
 
 /** How a published state is remembered, to tell whether it changed since. */

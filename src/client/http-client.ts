@@ -4,7 +4,11 @@ import { readFirstJsonValue } from '../go/json-value.js';
 import { type ApiEndpoint, escapePathParameter, parseEndpoint } from './endpoint.js';
 import { type EventStreamEnd, followEventStream } from './event-stream.js';
 import { GoogleApiError, googleApiError } from './googleapi-error.js';
-import { httpMachineCordons, type MachineCordonsClient } from './machine-cordons.js';
+import {
+  httpMachineCordons,
+  isUnknownPathAnswer,
+  type MachineCordonsClient,
+} from './machine-cordons.js';
 import {
   machinePageSchema,
   type ResponsePage,
@@ -15,8 +19,15 @@ import {
   unitStatePageSchema,
   unitStateSchema,
 } from './response-schemas.js';
+import { httpRollouts, type RolloutsClient } from './rollouts.js';
 import { type ConnectionFactory, type TlsFiles, Transport } from './transport.js';
 import type { FleetClient } from './types.js';
+import {
+  BatchNotServedError,
+  batchBody,
+  batchResultsSchema,
+  unitResultError,
+} from './unit-batch.js';
 import {
   runUnitOutput,
   type UnitOutputRequest,
@@ -60,12 +71,16 @@ export function createHttpClient(options: HttpClientOptions): FleetClient {
 
 class HttpFleetClient implements FleetClient {
   readonly cordons: MachineCordonsClient;
+  readonly rollouts: RolloutsClient;
+  /** Cleared by the original's 404 to a batch: this client then never asks again. */
+  private batchServed = true;
 
   constructor(
     private readonly endpoint: ApiEndpoint,
     private readonly transport: Transport,
   ) {
     this.cordons = httpMachineCordons(transport, endpoint);
+    this.rollouts = httpRollouts(transport, endpoint);
   }
 
   async machines(): Promise<ApiMachine[]> {
@@ -98,6 +113,22 @@ class HttpFleetClient implements FleetClient {
 
   async destroyUnit(name: string): Promise<void> {
     await this.call('DELETE', `units/${escapePathParameter(name)}`);
+  }
+
+  /** `POST /fleet/ext/v1/batch`, next to the API root (docs/api-v1.md). */
+  async writeUnits(units: readonly ApiUnit[]): Promise<Array<Error | null>> {
+    if (!this.batchServed) throw new BatchNotServedError();
+    const url = this.endpoint.baseUrl.replace(/fleet\/v1\/$/, 'fleet/ext/v1/batch');
+    const response = await this.transport.send('POST', url, batchBody(units));
+    if (response.status === 404 && isUnknownPathAnswer(response.body)) {
+      this.batchServed = false;
+      throw new BatchNotServedError();
+    }
+    if (response.status < 200 || response.status > 299) {
+      throw googleApiError(response.status, response.body);
+    }
+    const results = decode((value) => batchResultsSchema(value, units.length), response.body);
+    return results.map(unitResultError);
   }
 
   unitOutput(

@@ -94,7 +94,7 @@ export function httpMachineCordons(
 }
 
 /** fleet's catch-all answer: `{"error":{"code":404,"message":""}}`. */
-function isUnknownPathAnswer(body: string): boolean {
+export function isUnknownPathAnswer(body: string): boolean {
   try {
     const reply = errorReply(JSON.parse(body));
     return reply !== null && reply.code === 404 && reply.message === '';

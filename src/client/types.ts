@@ -1,6 +1,7 @@
 import type { ApiMachine, ApiUnit, ApiUnitState } from '../api/schema.js';
 import type { EventStreamEnd } from './event-stream.js';
 import type { MachineCordonsClient } from './machine-cordons.js';
+import type { RolloutsClient } from './rollouts.js';
 import type { UnitOutputRequest, UnitOutputResult, UnitOutputSink } from './unit-output.js';
 
 /**
@@ -19,6 +20,13 @@ export interface FleetClient {
   createUnit(unit: ApiUnit): Promise<void>;
   setUnitTargetState(name: string, desiredState: string): Promise<void>;
   destroyUnit(name: string): Promise<void>;
+  /**
+   * Ours: creates, replaces or sets the desired state of each unit (each a PUT's body) in one
+   * request, within the batch limits (`unit-batch.ts`). Resolves with each unit's error as its
+   * own `createUnit` or `setUnitTargetState` would have thrown it, null when it was written.
+   * Rejects with BatchNotServedError where the cluster has no batch path.
+   */
+  writeUnits?(units: readonly ApiUnit[]): Promise<Array<Error | null>>;
   /**
    * Ours: a unit's `systemctl status` or journal, run by fleet on the unit's machine. Only
    * the API driver has it; the etcd driver reaches no fleetd.
@@ -39,5 +47,7 @@ export interface FleetClient {
   ): Promise<EventStreamEnd>;
   /** Ours: cordons and drains. Only the API driver has them. */
   readonly cordons?: MachineCordonsClient;
+  /** Ours: rolling updates. Only the API driver has them. */
+  readonly rollouts?: RolloutsClient;
   close(): Promise<void>;
 }

@@ -8,6 +8,7 @@ import type {
   EngineView,
   FencedScheduleWrites,
   Leadership,
+  RolloutRecords,
   UnitBodies,
   UnitStateReads,
 } from '../registry/ports.js';
@@ -15,6 +16,7 @@ import { unitsOnTheirWay } from './drain.js';
 import { displacementOf, type EngineMetrics, NO_ENGINE_METRICS } from './metrics.js';
 import type { EngineTask } from './model.js';
 import { type EnginePlan, planPass } from './plan.js';
+import { RolloutDriver } from './rollout-driver.js';
 import { SettledPass } from './settled-pass.js';
 
 export interface EngineOptions {
@@ -25,6 +27,8 @@ export interface EngineOptions {
   bodies: UnitBodies;
   /** Drains: the states of the units they moved, and where the leader records progress. */
   drains: { states: UnitStateReads; progress: DrainProgress };
+  /** Rolling updates, which the leader drives; none without (a store without rollouts). */
+  rollouts?: RolloutRecords;
   log: Logger;
   /** `engine_reconcile_interval`: the safety-net tick; watch events drive reconciles. */
   reconcileIntervalMs: number;
@@ -55,11 +59,16 @@ export class Engine {
   private graceTimer: TimerHandle | null = null;
   private readonly requirements: RequirementsCache;
   private readonly settled = new SettledPass();
+  private readonly rollouts: RolloutDriver | null;
 
   constructor(private readonly options: EngineOptions) {
     this.clock = options.clock ?? SYSTEM_CLOCK;
     this.metrics = options.metrics ?? NO_ENGINE_METRICS;
     this.requirements = new RequirementsCache(options.bodies, () => this.trigger(), options.log);
+    this.rollouts =
+      options.rollouts === undefined
+        ? null
+        : new RolloutDriver(options.rollouts, options.drains.states, options.log, this.clock);
     this.loop = new ReconcileLoop({
       pass: () => this.reconcile(),
       onError: (err) => {
@@ -105,6 +114,14 @@ export class Engine {
 
     const started = this.clock.now();
     const snapshot = feed.snapshot();
+    // Rollouts wait on unit states and the clock, which no mirror follows: every pass drives them.
+    const rolloutFence = leadership.fence;
+    if (this.rollouts !== null && rolloutFence !== null) {
+      // Scheduling must not wait on a rollout the store could not answer for.
+      await this.rollouts
+        .pass(rolloutFence, snapshot)
+        .catch((err) => log.error({ err }, 'Rollout pass failed; trying again on the next pass'));
+    }
     const unconfirmed = this.unconfirmedMachines(snapshot.placements, snapshot.machines);
     if (this.settled.repeats(snapshot, unconfirmed)) {
       this.metrics.passCompleted();

@@ -3,6 +3,7 @@ import { RegistryKeys } from './keys.js';
 import { DEFAULT_PAGE_SIZE, readPrefix } from './paged-range.js';
 import type { BodySweeps } from './ports.js';
 import { decodeRecord, unitRecordSchema } from './records.js';
+import { heldHashesOf } from './rollout-ops.js';
 
 /**
  * Guarded deletes per transaction: a compare and a delete each, well under
@@ -100,9 +101,10 @@ export class EtcdBodySweeps implements BodySweeps {
   }
 
   /**
-   * Lists every unit record and every body at one revision and removes the bodies no record
-   * references (unless written again since); returns how many were removed. Skips the sweep
-   * when a unit record cannot be read, as it may reference any body.
+   * Lists every unit record, every rollout and every body at one revision and removes the
+   * bodies no record references and no rollout holds (unless written again since); returns
+   * how many were removed. Skips the sweep when a unit record or a rollout cannot be read,
+   * as it may reference any body.
    */
   async sweep(): Promise<number> {
     const pageSize = this.options.pageSize ?? DEFAULT_PAGE_SIZE;
@@ -116,6 +118,13 @@ export class EtcdBodySweeps implements BodySweeps {
       } catch {
         return 0;
       }
+    }
+    const rollouts = await readPrefix(this.etcd, this.keys.rolloutsPrefix, { revision, pageSize });
+    for (const { key, value } of rollouts.kvs) {
+      // An unreadable rollout may hold any body, as an unreadable unit may reference any.
+      const hashes = heldHashesOf(key.toString(), value.toString());
+      if (hashes === null) return 0;
+      for (const hash of hashes) referenced.add(hash);
     }
     // Keys only: bodies are up to 1 MiB each.
     const bodies = await readPrefix(this.etcd, this.keys.unitFilesPrefix, {

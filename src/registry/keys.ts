@@ -99,6 +99,30 @@ export class RegistryKeys {
     return `${this.cordonsPrefix}${machineID}`;
   }
 
+  /** Rolling updates, driven by the engine leader: durable, under no lease. */
+  get rolloutsPrefix(): string {
+    return `${this.prefix}rollouts/`;
+  }
+  rollout(id: string): string {
+    return `${this.rolloutsPrefix}${id}`;
+  }
+
+  /** The content a rollout holds a machine's unit to, which its agent runs instead. */
+  rolloutPinsPrefix(machineID: string): string {
+    return `${this.prefix}rollout-pins/${machineID}/`;
+  }
+  rolloutPin(machineID: string, name: string): string {
+    return `${this.rolloutPinsPrefix(machineID)}${name}`;
+  }
+
+  /** Results of rollouts' health commands, held by the reporting machine's lease. */
+  get rolloutHealthPrefix(): string {
+    return `${this.prefix}rollout-health/`;
+  }
+  rolloutHealth(machineID: string, name: string): string {
+    return `${this.rolloutHealthPrefix}${machineID}/${name}`;
+  }
+
   /** Engine leadership, held by the leader machine's lease. */
   get engineLeader(): string {
     return `${this.prefix}engine/leader`;

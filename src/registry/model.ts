@@ -147,6 +147,17 @@ export interface AgentSnapshot {
   globals: ReadonlyMap<string, ScheduleEntry>;
   /** Metadata set for this machine through the API (`''` hides a configured key). */
   dynamicMetadata: ReadonlyMap<string, string>;
+  /** The content a rollout holds units to on this machine, by name; empty when none runs. */
+  pins: ReadonlyMap<string, string>;
+  /** The health commands of the pinned units whose rollout step is under way, by name. */
+  healthChecks: ReadonlyMap<string, HealthCheck>;
+}
+
+/** A command to run on a machine while a rollout's step there updates to `hash`. */
+export interface HealthCheck {
+  rollout: string;
+  hash: string;
+  command: string;
 }
 
 /** One schedule change by the engine, with the revisions its decision was based on. */

@@ -28,9 +28,27 @@ import type {
   StoredUnit,
   UnitState,
 } from './model.js';
-import type { CordonRecord, DrainRecord, MachineRecord, UnitRecord } from './records.js';
+import type {
+  CordonRecord,
+  DrainRecord,
+  MachineRecord,
+  RolloutHealth,
+  RolloutRecord,
+  UnitRecord,
+} from './records.js';
+import type { PinWrite, StoredHealth, StoredRollout } from './rollout-ops.js';
 
-export type { CordonRecord, DrainRecord, MachineRecord, UnitRecord };
+export type {
+  CordonRecord,
+  DrainRecord,
+  MachineRecord,
+  PinWrite,
+  RolloutHealth,
+  RolloutRecord,
+  StoredHealth,
+  StoredRollout,
+  UnitRecord,
+};
 
 /**
  * The engine's view: every engine follows the leader key; the leader also mirrors units,
@@ -93,6 +111,8 @@ export interface AgentSchedule {
 /** An agent's publications: unit states under its machine's lease. */
 export interface StatePublications {
   publish(updates: readonly StateUpdate[]): Promise<void>;
+  /** How a rollout's health command for `unit` last ended here; null withdraws it. */
+  publishHealth(unit: string, report: RolloutHealth | null): Promise<void>;
 }
 
 /**
@@ -267,6 +287,31 @@ export interface DrainProgress {
   ): Promise<boolean>;
 }
 
+/**
+ * Rolling updates: durable records the API creates and the engine leader rewrites, with
+ * the pins that hold a machine's unit to a content (`rollout-pins/<machine>/<name>`), which
+ * that machine's agent runs instead of the unit's record.
+ */
+export interface RolloutRecords {
+  /** Every rollout, oldest first. */
+  list(): Promise<StoredRollout[]>;
+  /** Every machine's health-command results. */
+  health(): Promise<StoredHealth[]>;
+  get(id: string): Promise<StoredRollout | null>;
+  /** Writes a new rollout and its pins; false when the ID exists or a pin is already held. */
+  create(record: RolloutRecord, pins: readonly PinWrite[]): Promise<boolean>;
+  /**
+   * Rewrites a rollout and its pins, only while it is still at `modRevision` and, when a
+   * `fence` is given (the engine leader's), while that leadership holds; false otherwise.
+   */
+  update(
+    modRevision: Revision,
+    record: RolloutRecord,
+    pins: readonly PinWrite[],
+    fence: LeaderFence | null,
+  ): Promise<boolean>;
+}
+
 /** Unit bodies by hash, immutable and cached. */
 export interface UnitBodies {
   cached(hash: string): UnitFile | undefined;
@@ -293,6 +338,7 @@ export interface RegistrySeam {
   readonly machines: MachineMetadataWrites;
   readonly cordons: MachineCordons;
   readonly drainProgress: DrainProgress;
+  readonly rollouts: RolloutRecords;
   readonly bodies: UnitBodies;
   readonly unitFileCollector: BodySweeps;
   readonly scheduleWriter: FencedScheduleWrites;

@@ -75,6 +75,65 @@ export type DrainRecord = z.infer<typeof drainRecordSchema>;
 export const cordonRecordSchema = z.object({ drain: drainRecordSchema.nullable() });
 export type CordonRecord = z.infer<typeof cordonRecordSchema>;
 
+/** Where one unit on one machine stands in a rollout. */
+export const ROLLOUT_PHASES = [
+  'waiting',
+  'updating',
+  'healthy',
+  'reverted',
+  'failed',
+  'lost',
+] as const;
+export const rolloutStepSchema = z.object({
+  unit: z.string().min(1),
+  machineID: z.string().min(1),
+  phase: z.enum(ROLLOUT_PHASES),
+  /** When its machine was told to run the new content (ms since the epoch, leader's clock). */
+  startedAt: z.number().optional(),
+  /** Since when the leader has seen it active with the new content. */
+  activeSince: z.number().optional(),
+  /** Why it failed, was reverted or lost. */
+  reason: z.string().optional(),
+});
+export type RolloutStep = z.infer<typeof rolloutStepSchema>;
+
+export const ROLLOUT_STATUSES = ['running', 'paused', 'completed', 'failed', 'aborted'] as const;
+export type RolloutStatus = (typeof ROLLOUT_STATUSES)[number];
+
+/** `rollouts/<id>`: one rolling update, rewritten by the engine leader as it goes. */
+export const rolloutRecordSchema = z.object({
+  id: z.string().min(1),
+  createdAt: z.number(),
+  units: z.array(z.object({ name: z.string().min(1), oldHash: hash, newHash: hash })).min(1),
+  maxParallel: z.number().int().positive(),
+  minHealthyMs: z.number().int().nonnegative(),
+  healthyDeadlineMs: z.number().int().positive(),
+  autoRevert: z.boolean(),
+  /** Steps to make healthy before pausing for `resume`; 0: no canary. */
+  canary: z.number().int().nonnegative(),
+  canaryPassed: z.boolean(),
+  healthCmd: z.string().nullable(),
+  status: z.enum(ROLLOUT_STATUSES),
+  steps: z.array(rolloutStepSchema),
+  message: z.string(),
+});
+export type RolloutRecord = z.infer<typeof rolloutRecordSchema>;
+
+/**
+ * `rollout-pins/<machine>/<name>`: the content that machine runs while a rollout holds it, and
+ * while the step updates, the health command its agent runs once the unit is active.
+ */
+export const rolloutPinSchema = z.object({
+  hash,
+  rollout: z.string().min(1),
+  healthCmd: z.string().min(1).optional(),
+});
+export type RolloutPin = z.infer<typeof rolloutPinSchema>;
+
+/** `rollout-health/<machine>/<name>`: how the pin's health command last ended there. */
+export const rolloutHealthSchema = z.object({ rollout: z.string().min(1), hash, ok: z.boolean() });
+export type RolloutHealth = z.infer<typeof rolloutHealthSchema>;
+
 export class RecordDecodeError extends Error {
   override name = 'RecordDecodeError';
 }

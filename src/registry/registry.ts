@@ -16,6 +16,7 @@ import { EtcdMachinePresence } from './machine-presence.js';
 import type { BadRecordHandler } from './model.js';
 import { DEFAULT_PAGE_SIZE } from './paged-range.js';
 import type { RegistrySeam } from './ports.js';
+import { EtcdRolloutRecords } from './rollout-records.js';
 import { EtcdStatePublications } from './state-publications.js';
 import { EtcdUnitBodies } from './unit-bodies.js';
 import { EtcdUnitRecords } from './unit-records.js';
@@ -69,6 +70,7 @@ export function openRegistry(
     machines,
     cordons: new EtcdMachineCordons(etcd, keys, onBadRecord, pageSize),
     drainProgress: new EtcdDrainProgress(etcd, keys),
+    rollouts: new EtcdRolloutRecords(etcd, keys, onBadRecord, pageSize),
     states,
     cluster: new EtcdClusterReads(etcd, keys, units, machines, states, pageSize),
     scheduleWriter: new EtcdFencedScheduleWrites(etcd, keys),

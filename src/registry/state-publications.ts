@@ -1,7 +1,8 @@
 import type { Etcd3 } from 'etcd3';
 import type { RegistryKeys } from './keys.js';
 import type { StateUpdate } from './model.js';
-import type { PresenceLease, StatePublications } from './ports.js';
+import type { PresenceLease, RolloutHealth, StatePublications } from './ports.js';
+import { healthReportOp } from './rollout-ops.js';
 import { commitAll, etcdOps } from './txn.js';
 import { stateUpdateTxns } from './txn-ops.js';
 
@@ -20,5 +21,10 @@ export class EtcdStatePublications implements StatePublications {
     for (const ops of stateUpdateTxns(this.keys, this.session, updates)) {
       await commitAll(this.etcd, etcdOps(this.etcd, ops));
     }
+  }
+
+  async publishHealth(unit: string, report: RolloutHealth | null): Promise<void> {
+    const op = healthReportOp(this.keys, this.session, unit, report);
+    await commitAll(this.etcd, etcdOps(this.etcd, [op]));
   }
 }

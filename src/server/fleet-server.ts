@@ -202,6 +202,7 @@ export class FleetServer {
         writer: registry.scheduleWriter,
         bodies: registry.bodies,
         drains: { states: registry.states, progress: registry.drainProgress },
+        rollouts: registry.rollouts,
         log,
         reconcileIntervalMs: config.engineReconcileIntervalMs,
         machineGraceMs: grantedTtlMs,

@@ -1,7 +1,7 @@
 import type { EventEmitter } from 'node:events';
 import { DBusError, Message, type MessageBus, MessageType, sessionBus, systemBus } from 'dbus-next';
 import type { Logger } from 'pino';
-import { Semaphore } from './semaphore.js';
+import { Semaphore } from '../semaphore.js';
 import { DBusClosedError, DBusTimeoutError, SystemdError } from './systemd-error.js';
 
 const NAME_HAS_NO_OWNER = 'org.freedesktop.DBus.Error.NameHasNoOwner';

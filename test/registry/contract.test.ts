@@ -24,7 +24,7 @@ import type {
   MirrorHandle,
   MirrorHandlers,
 } from '../../src/registry/prefix-mirror.js';
-import type { UnitRecord, UnitStateRecord } from '../../src/registry/records.js';
+import type { RolloutRecord, UnitRecord, UnitStateRecord } from '../../src/registry/records.js';
 import { openRegistry } from '../../src/registry/registry.js';
 import { UnitFile } from '../../src/unit/unit-file.js';
 import { useEtcd } from '../support/etcd-suite.js';
@@ -144,6 +144,7 @@ function etcdBackend(): Backend {
 const service = UnitFile.parse('[Service]\nExecStart=/bin/sleep 1000\n');
 const replacement = UnitFile.parse('[Service]\nExecStart=/bin/sleep 2000\n');
 const global = UnitFile.parse('[Service]\nExecStart=/bin/true\n\n[X-Fleet]\nGlobal=true\n');
+const globalNext = UnitFile.parse('[Service]\nExecStart=/bin/false\n\n[X-Fleet]\nGlobal=true\n');
 
 function machineRecord(id: string, sessionToken: string = randomUUID()): MachineRecord {
   return {
@@ -759,6 +760,121 @@ function contract(backend: Backend): void {
       await fx.writer.cordons.cordon('m2');
       await lease.close();
       expect([...(await fx.reader.cordons.list()).keys()]).toEqual(['m2']);
+    });
+  });
+
+  describe('rollouts', () => {
+    function rollout(id: string): RolloutRecord {
+      return {
+        id,
+        createdAt: 1,
+        units: [{ name: 'g.service', oldHash: global.hash, newHash: globalNext.hash }],
+        maxParallel: 1,
+        minHealthyMs: 0,
+        healthyDeadlineMs: 60_000,
+        autoRevert: true,
+        canary: 0,
+        canaryPassed: false,
+        healthCmd: null,
+        status: 'running',
+        steps: [{ unit: 'g.service', machineID: 'm2', phase: 'waiting' }],
+        message: 'Rollout started',
+      };
+    }
+
+    it('holds a machine’s global unit to the pinned content while the record names another', async () => {
+      const fx = open();
+      await fx.writer.units.put('g.service', global, 'launched');
+      const pin = { machineID: 'm2', unit: 'g.service', hash: global.hash };
+      expect(await fx.writer.rollouts.create(rollout('r1'), [pin])).toBe(true);
+      // The same ID, or a pin another rollout holds, is refused.
+      expect(await fx.writer.rollouts.create(rollout('r1'), [])).toBe(false);
+      expect(await fx.writer.rollouts.create(rollout('r2'), [pin])).toBe(false);
+      await fx.writer.units.put('g.service', globalNext, 'launched');
+      const { feed } = await agentSchedule(fx.reader, 'm2');
+      expect(feed.snapshot().pins).toEqual(new Map([['g.service', global.hash]]));
+      expect(feed.snapshot().globals.get('g.service')?.hash).toBe(globalNext.hash);
+      const { feed: other } = await agentSchedule(fx.reader, 'm3');
+      expect(other.snapshot().pins).toEqual(new Map());
+
+      const [stored] = await fx.reader.rollouts.list();
+      expect(stored?.record).toEqual(rollout('r1'));
+      expect(await fx.reader.rollouts.get('r1')).toEqual(stored);
+      expect(await fx.reader.rollouts.get('r2')).toBeNull();
+      const released = { ...rollout('r1'), status: 'aborted' as const };
+      expect(
+        await fx.writer.rollouts.update(
+          stored!.modRevision,
+          released,
+          [{ ...pin, hash: null }],
+          null,
+        ),
+      ).toBe(true);
+      await vi.waitFor(() => expect(feed.snapshot().pins.size).toBe(0), EVENTUALLY);
+      // A stale decision writes nothing.
+      expect(await fx.writer.rollouts.update(stored!.modRevision, rollout('r1'), [], null)).toBe(
+        false,
+      );
+    });
+
+    it('rewrites a rollout for the leader only while its fence holds', async () => {
+      const fx = open();
+      const { leadership } = await leader(fx, 'm1');
+      expect(await fx.writer.rollouts.create(rollout('r1'), [])).toBe(true);
+      const fence = leadership.fence!;
+      const seen = (await fx.reader.rollouts.get('r1'))!;
+      expect(await fx.writer.rollouts.update(seen.modRevision, rollout('r1'), [], fence)).toBe(
+        true,
+      );
+      const current = (await fx.reader.rollouts.get('r1'))!;
+      await leadership.resign();
+      const other = fx.reader.leadership(await register(fx.reader, 'm3'));
+      await other.campaign();
+      expect(await fx.writer.rollouts.update(current.modRevision, rollout('r1'), [], fence)).toBe(
+        false,
+      );
+    });
+
+    it('carries a pin’s health command to its agent, and the result back under the lease', async () => {
+      const fx = open();
+      const pin = { machineID: 'm2', unit: 'g.service', hash: globalNext.hash, healthCmd: 'true' };
+      expect(await fx.writer.rollouts.create(rollout('r1'), [pin])).toBe(true);
+      const { feed } = await agentSchedule(fx.reader, 'm2');
+      expect(feed.snapshot().healthChecks).toEqual(
+        new Map([['g.service', { rollout: 'r1', hash: globalNext.hash, command: 'true' }]]),
+      );
+      const lease = await register(fx.writer, 'm2');
+      const report = { rollout: 'r1', hash: globalNext.hash, ok: true };
+      await fx.writer.publications(lease).publishHealth('g.service', report);
+      expect(await fx.reader.rollouts.health()).toEqual([
+        { ...report, machineID: 'm2', unit: 'g.service' },
+      ]);
+      await fx.writer.publications(lease).publishHealth('g.service', null);
+      expect(await fx.reader.rollouts.health()).toEqual([]);
+      await fx.writer.publications(lease).publishHealth('g.service', report);
+      await lease.close();
+      expect(await fx.reader.rollouts.health()).toEqual([]);
+    });
+
+    it('keeps the bodies a running rollout holds from the sweep, until it ends', async () => {
+      const fx = open();
+      await fx.writer.units.put('g.service', global, 'launched');
+      expect(await fx.writer.rollouts.create(rollout('r1'), [])).toBe(true);
+      await fx.writer.units.put('g.service', globalNext, 'launched');
+      fx.writer.unitFileCollector.sweepSoon();
+      await fx.writer.unitFileCollector.flush();
+      const held = await fx.readAt(`${fx.prefix}unit-files/`, await fx.compact());
+      expect(held.sort()).toEqual(
+        [global.hash, globalNext.hash].map((hash) => `${fx.prefix}unit-files/${hash}`).sort(),
+      );
+      const stored = (await fx.reader.rollouts.get('r1'))!;
+      const done = { ...rollout('r1'), status: 'completed' as const };
+      expect(await fx.writer.rollouts.update(stored.modRevision, done, [], null)).toBe(true);
+      fx.writer.unitFileCollector.sweepSoon();
+      await fx.writer.unitFileCollector.flush();
+      expect(await fx.readAt(`${fx.prefix}unit-files/`, await fx.compact())).toEqual([
+        `${fx.prefix}unit-files/${globalNext.hash}`,
+      ]);
     });
   });
 

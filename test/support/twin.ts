@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { Agent } from '../../src/agent/agent.js';
+import type { HealthCommandRunner } from '../../src/agent/health-command.js';
 import { Engine } from '../../src/engine/engine.js';
 import { RegistryKeys } from '../../src/registry/keys.js';
 import { openMemoryRegistry } from '../../src/registry/memory/registry.js';
@@ -48,6 +49,8 @@ export interface TwinMachineOptions {
   writer?: (writer: FencedScheduleWrites) => FencedScheduleWrites;
   /** Stands between the engine and the unit bodies (slow reads). */
   bodies?: (bodies: UnitBodies) => UnitBodies;
+  /** Runs rollouts' health commands in place of a shell. */
+  healthCommand?: HealthCommandRunner;
 }
 
 /**
@@ -100,6 +103,7 @@ export class Twin {
         reconcileIntervalMs: INTERVAL_MS,
         watches: true,
         clock: this.clock,
+        ...(options.healthCommand !== undefined && { healthCommand: options.healthCommand }),
       });
       await agent.start();
     }
@@ -112,6 +116,7 @@ export class Twin {
         writer: options.writer?.(seam.scheduleWriter) ?? seam.scheduleWriter,
         bodies: options.bodies?.(seam.bodies) ?? seam.bodies,
         drains: { states: seam.states, progress: seam.drainProgress },
+        rollouts: seam.rollouts,
         log,
         reconcileIntervalMs: INTERVAL_MS,
         machineGraceMs: lease.grantedTtlSeconds * 1000,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { Semaphore } from '../../src/semaphore.js';
 import { KeyedLock } from '../../src/systemd/keyed-lock.js';
-import { Semaphore } from '../../src/systemd/semaphore.js';
 
 function deferred() {
   let resolve!: () => void;

@@ -29,13 +29,17 @@ export interface AuditedUnit {
 export const AUDIT_MESSAGE = 'audit';
 
 /**
- * `unit.put`, `unit.delete`, `units.batch`, `unit.status`, `unit.journal`, `machines.patch`,
+ * `unit.put`, `unit.delete`, `units.batch`, `rollout.start`, `rollout.resume`,
+ * `rollout.abort`, `unit.status`, `unit.journal`, `machines.patch`,
  * `machine.cordon`, `machine.uncordon`, `machine.drain`, `read`, or the method for anything
  * else.
  */
 export function auditAction(method: string, action: RequestedAction, path: string): string {
   if (action.kind === 'unit-write') return `unit.${method.toLowerCase()}`;
   if (action.kind === 'batch') return 'units.batch';
+  if (action.kind === 'rollout') {
+    return `rollout.${/\/(resume|abort)$/.exec(path)?.[1] ?? 'start'}`;
+  }
   if (action.kind === 'unit-report') return `unit.${action.report}`;
   if (action.kind === 'read') return 'read';
   if (method === 'PATCH' && /^\/(?:fleet\/v1|v1-alpha)\/machines$/.test(path)) {

@@ -15,10 +15,13 @@ export type RequestedAction =
   | { kind: 'read' }
   | { kind: 'unit-write'; unit: string }
   | { kind: 'batch' }
+  | { kind: 'rollout' }
   | { kind: 'unit-report'; unit: string; report: 'status' | 'journal' }
   | { kind: 'admin' };
 
 const BATCH_SEGMENTS = 'fleet/ext/v1/batch';
+
+const ROLLOUTS_PREFIX = ['fleet', 'ext', 'v1', 'rollouts'] as const;
 
 const UNIT_REPORT_PREFIX = ['fleet', 'ext', 'v1', 'units'] as const;
 
@@ -30,7 +33,8 @@ const UNIT_ITEM_PREFIXES = [
 /**
  * The action of a request, from its method and its decoded path segments. Reads are GET and
  * HEAD; unit writes are PUT and DELETE of one unit; a batch (POST to ours) is let in with
- * `operate`, its units then authorised one by one; a unit's status or journal (ours) is a
+ * `operate`, its units then authorised one by one, and so are a rollout's start, resume and
+ * abort (POSTs to ours), each needing `operate` for every unit of the rollout; a unit's status or journal (ours) is a
  * read that needs `operate` on the unit, since journals may hold secrets; everything else
  * (machine metadata, methods no route takes) needs `admin`, so that nothing new is writable
  * by mistake.
@@ -40,6 +44,7 @@ export function requestedAction(method: string, segments: readonly string[]): Re
     return unitReportAction(segments) ?? { kind: 'read' };
   }
   if (method === 'POST' && segments.join('/') === BATCH_SEGMENTS) return { kind: 'batch' };
+  if (method === 'POST' && isRolloutWrite(segments)) return { kind: 'rollout' };
   if (method === 'PUT' || method === 'DELETE') {
     for (const prefix of UNIT_ITEM_PREFIXES) {
       const rest = segments.slice(prefix.length);
@@ -49,6 +54,14 @@ export function requestedAction(method: string, segments: readonly string[]): Re
     }
   }
   return { kind: 'admin' };
+}
+
+/** `rollouts` itself (start) or `rollouts/<id>/resume` and `rollouts/<id>/abort`. */
+function isRolloutWrite(segments: readonly string[]): boolean {
+  if (!ROLLOUTS_PREFIX.every((segment, i) => segments[i] === segment)) return false;
+  const rest = segments.slice(ROLLOUTS_PREFIX.length);
+  if (rest.length === 0) return true;
+  return rest.length === 2 && rest[0] !== '' && (rest[1] === 'resume' || rest[1] === 'abort');
 }
 
 function unitReportAction(segments: readonly string[]): RequestedAction | null {
@@ -70,6 +83,7 @@ function grantAllows(grant: Grant, action: RequestedAction): boolean {
     case 'admin':
       return grant.role === 'admin';
     case 'batch':
+    case 'rollout':
       return rank(grant.role) >= rank('operate');
     case 'unit-write':
     case 'unit-report':
@@ -93,6 +107,8 @@ export function refusalReason(action: RequestedAction): string {
       return 'this request needs the admin role';
     case 'batch':
       return 'a batch needs the operate role';
+    case 'rollout':
+      return 'a rollout needs the operate role';
     case 'unit-write':
       return `writing unit ${JSON.stringify(action.unit)} needs the operate role for a glob matching it`;
     case 'unit-report':

@@ -371,6 +371,38 @@ Restart an entire directory of units with glob matching, without waiting:
     flags: [blockAttempts('stopped/started')],
   },
   {
+    name: 'rollout',
+    use: 'rollout start [flags] UNIT_FILE... | rollout list | rollout resume ID | rollout abort ID',
+    short: 'Replace global units or template instances a few machines at a time',
+    long: `Replaces the content of global units, or of instances of a template, one machine (or
+instance) after another instead of everywhere at once. Each must be active with the new
+content for --min-healthy-time, and --health-cmd must succeed on its machine, before the
+next one starts. One not healthy within --healthy-deadline fails the rollout: with
+--auto-revert it goes back to the previous content, and machines not reached are untouched.
+
+The rollout lives in the cluster: leaving this command stops the printing, not the rollout.
+start prints each step, waiting through a canary pause, and exits 0 once the rollout
+completes, 1 if it failed or was aborted. list shows every rollout; resume continues one
+paused after its canaries, following it as start does; abort puts every machine back on the
+previous content.
+
+Roll a global unit one machine at a time, pausing after the first:
+fleetctl rollout start --canary=1 monitor.service`,
+    flags: [
+      intFlag('max-parallel', 1, 'Machines (or instances) updating at once.'),
+      stringFlag(
+        'min-healthy-time',
+        '10s',
+        'How long each must stay active with the new content before the next starts.',
+      ),
+      stringFlag('health-cmd', '', 'A command run on the machine that must succeed as well.'),
+      stringFlag('healthy-deadline', '2m0s', 'How long each has to become healthy.'),
+      trueFlag('auto-revert', 'Revert a machine that did not become healthy in time.'),
+      intFlag('canary', 0, 'Pause after this many machines until rollout resume; 0 never pauses.'),
+    ],
+    ours: true,
+  },
+  {
     name: 'ssh',
     use: 'ssh [-A|--forward-agent] [--ssh-port=N] [--machine|--unit] {MACHINE|UNIT}',
     short: 'Open interactive shell on a machine in the cluster',

@@ -2,7 +2,9 @@ import { readFile } from 'node:fs/promises';
 import type { Duplex } from 'node:stream';
 import type { EtcdDriverOptions } from '../../client/etcd-driver.js';
 import { lazyMachineCordons } from '../../client/machine-cordons.js';
+import { lazyRollouts } from '../../client/rollouts.js';
 import type { FleetClient } from '../../client/types.js';
+import { BatchNotServedError } from '../../client/unit-batch.js';
 import { errorMessage } from '../../error-message.js';
 import { goPathError } from '../../go/path-error.js';
 import { quoteString } from '../../go/text.js';
@@ -217,12 +219,19 @@ function lazyClient(create: () => Promise<FleetClient>, release: () => Promise<v
     createUnit: async (unit) => (await client()).createUnit(unit),
     setUnitTargetState: async (name, state) => (await client()).setUnitTargetState(name, state),
     destroyUnit: async (name) => (await client()).destroyUnit(name),
+    writeUnits: async (units) => {
+      const driver = await client();
+      // A driver without it (the in-memory ones of tests) answers as an original fleetd would.
+      if (driver.writeUnits === undefined) throw new BatchNotServedError();
+      return driver.writeUnits(units);
+    },
     // A driver without it (the in-memory ones of tests) answers as an original fleetd would.
     unitOutput: async (request, sink, signal) =>
       (await client()).unitOutput?.(request, sink, signal) ?? { served: false },
     followEvents: async (since, onLine, signal) =>
       (await client()).followEvents?.(since, onLine, signal) ?? 'not-served',
     cordons: lazyMachineCordons(async () => (await client()).cordons),
+    rollouts: lazyRollouts(async () => (await client()).rollouts),
     close: async () => {
       // A driver that failed to load has nothing to close.
       await (await created?.catch(() => undefined))?.close();

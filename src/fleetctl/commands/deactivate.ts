@@ -1,7 +1,9 @@
 import type { ApiUnit } from '../../api/schema.js';
 import type { CommandContext } from '../context.js';
+import { RecordedOutput } from '../units/ordered-jobs.js';
 import { registryUnitsNamed } from '../units/registry-units.js';
 import { isGlobal } from '../units/unit-arguments.js';
+import { type UnitWrite, writeUnits } from '../units/unit-writes.js';
 import { blockAttempts, tryWaitForUnitStates } from '../units/wait.js';
 
 const LOG_SOURCE = 'deactivate.ts';
@@ -18,41 +20,48 @@ export interface Deactivation {
 
 /**
  * The shared part of `stop` and `unload`: only units already in the registry count; each
- * gets the target desired state (errors are ignored, as in fleet), global ones are only
- * announced, and the others are waited on. fleet lists the waited-on units at the end,
- * even when there are none.
+ * gets the target desired state (errors are ignored, as in fleet; several are set together
+ * through the batch path), global ones are only announced, and the others are waited on.
+ * fleet lists the waited-on units at the end, even when there are none.
  */
 export async function deactivate(context: CommandContext, how: Deactivation): Promise<number> {
   const selection = await registryUnitsNamed(context, { allowNone: false });
   if ('exitCode' in selection) return selection.exitCode;
   const { units } = selection;
   const waiting: string[] = [];
+  // Printed once the writes are made, in the order fleet printed while making them.
+  const output = new RecordedOutput();
+  const log = context.log.writingTo(output.stderr);
+  const writes: UnitWrite[] = [];
+  let failed = false;
   for (const unit of units) {
     const global = isGlobal(unit);
     if (!global) {
       const decision = how.decide(unit);
       if (decision === 'fail') {
-        context.stderr.write(
+        output.stderr.write(
           `Unable to ${how.verb} unit ${unit.name} in state ${unit.currentState ?? ''}\n`,
         );
-        return 1;
+        failed = true;
+        break;
       }
       if (decision === 'skip') {
-        context.log.debug(
-          LOG_SOURCE,
-          `Unit(${unit.name}) already ${unit.currentState ?? ''}, skipping.`,
-        );
+        log.debug(LOG_SOURCE, `Unit(${unit.name}) already ${unit.currentState ?? ''}, skipping.`);
         continue;
       }
     }
-    context.log.debug(LOG_SOURCE, `Setting target state of Unit(${unit.name}) to ${how.target}`);
-    await context.client.setUnitTargetState(unit.name, how.target).catch(() => {});
+    log.debug(LOG_SOURCE, `Setting target state of Unit(${unit.name}) to ${how.target}`);
+    writes.push({ kind: 'target', name: unit.name, desiredState: how.target });
     if (global) {
-      context.stdout.write(`Triggered global unit ${unit.name} ${how.verb}\n`);
+      output.stdout.write(`Triggered global unit ${unit.name} ${how.verb}\n`);
     } else {
       waiting.push(unit.name);
     }
   }
+  // fleet ignores these writes' errors.
+  await writeUnits(context.client, writes, { stopAtFailure: false });
+  output.replay(context.stdout, context.stderr);
+  if (failed) return 1;
   const attempts = blockAttempts(context.flags);
   const failure = await tryWaitForUnitStates(context, waiting, how.verb, how.target, attempts);
   const listed = `[${waiting.join(' ')}]`;

@@ -20,6 +20,7 @@ export const COMMAND_MODULES: Readonly<Record<string, CommandEntry>> = {
   'list-units': { load: () => import('./list-units.js'), connects: true },
   load: { load: () => import('./load.js'), connects: true },
   restart: { load: () => import('./restart.js'), connects: true },
+  rollout: { load: () => import('./rollout.js'), connects: true },
   ssh: { load: () => import('./ssh.js'), connects: true },
   start: { load: () => import('./start.js'), connects: true },
   status: { load: () => import('./status.js'), connects: true },

@@ -13,13 +13,9 @@ import {
 import type { UnitFile } from '../../unit/unit-file.js';
 import type { CommandContext } from '../context.js';
 import { LocalUnits } from './local-unit.js';
-import {
-  type JobTurn,
-  type OrderedJob,
-  recordingContext,
-  runInOrder,
-  UNITS_IN_FLIGHT,
-} from './ordered-jobs.js';
+import { recordingContext, UNITS_IN_FLIGHT } from './ordered-jobs.js';
+import { type PlannedJob, runPlanned } from './planned-jobs.js';
+import { withThrottledUnitReads } from './throttled-reads.js';
 import { unitFileOf, unitName, withDefaultUnitType } from './unit-arguments.js';
 import { waitForAll } from './wait.js';
 
@@ -47,8 +43,9 @@ interface Comparison {
  * read (after this invocation's last write to it), for the step that follows to use.
  *
  * fleet handled one argument after the other, a few requests each; here up to
- * `UNITS_IN_FLIGHT` are handled at once, with the same output in the same order and the
- * same first error (see `runInOrder`).
+ * `UNITS_IN_FLIGHT` are read and checked at once, and the creations made together through
+ * the batch path, with the same output in the same order and the same first error (see
+ * `runPlanned`).
  */
 export async function lazyCreateUnits(
   context: CommandContext,
@@ -59,41 +56,44 @@ export async function lazyCreateUnits(
   const controller = new AbortController();
   const waits: Promise<Error[]>[] = [];
   const attempts = context.flags.number('block-attempts');
-  const jobs = args.map((given): OrderedJob<Created> => {
+  const waiting = withThrottledUnitReads(context, UNITS_IN_FLIGHT);
+  const jobs = args.map((given): PlannedJob<Created> => {
     const arg = withDefaultUnitType(given);
     const name = unitName(arg);
     const info = unitNameInfo(name);
     return {
       reads: info?.isInstance ? [info.template] : [],
       writes: [name],
-      run: async (turn) => {
+      plan: async (output) => {
         // A name fleet's validator accepts but no unit file can have (vector name-len-256)
         // is refused before any request; other invalid names fail where fleet failed them.
         if (validateUnitName(name) === null) {
           const problem = validateSubmittedUnitName(name);
           if (problem !== null) throw new Error(problem);
         }
-        const creator = new UnitCreator(recordingContext(context, turn.output), shared);
+        const recording = recordingContext(context, output);
+        const creator = new UnitCreator(recording, shared);
         const existing = await creator.needsCreating(arg, name);
-        if (existing !== 'create') return { name, created: false, read: existing };
+        if (existing !== 'create')
+          return { value: { name, created: false, read: existing }, write: null };
         const unitFile = await creator.unitFile(arg, name);
-        await creator.create(name, unitFile, turn);
-        return { name, created: true, read: null };
+        creator.checkCreation(name, unitFile);
+        return {
+          value: { name, created: true, read: null },
+          write: { kind: 'create', name, options: unitFile.options },
+          written: () => recording.log.debug(LOG_SOURCE, `Created Unit(${name}) in Registry`),
+          failed: (err) => new Error(`failed creating unit ${name}: ${errorMessage(err)}`),
+        };
       },
     };
   });
   try {
-    await runInOrder(jobs, {
-      limit: UNITS_IN_FLIGHT,
-      stdout: context.stdout,
-      stderr: context.stderr,
-      // fleet starts each wait as soon as the unit exists, while it goes on with the rest.
-      onResult: ({ name, created, read }) => {
-        if (read !== null) lastRead.set(name, read);
-        if (!created) return;
-        const reached = (unit: ApiUnit) => lastRead.set(name, unit);
-        waits.push(waitForAll(context, [name], 'inactive', attempts, controller.signal, reached));
-      },
+    // fleet starts each wait as soon as the unit exists, while it goes on with the rest.
+    await runPlanned(context, jobs, ({ name, created, read }) => {
+      if (read !== null) lastRead.set(name, read);
+      if (!created) return;
+      const reached = (unit: ApiUnit) => lastRead.set(name, unit);
+      waits.push(waitForAll(waiting, [name], 'inactive', attempts, controller.signal, reached));
     });
   } catch (err) {
     controller.abort();
@@ -331,10 +331,11 @@ class UnitCreator {
   }
 
   /**
-   * fleet's `createUnit`: validates as the API would (name, options), warns about unknown
-   * `[X-Fleet]` keys, and creates the unit without a desired state, so it is `inactive`.
+   * fleet's `createUnit` up to its request: validates as the API would (name, options) and
+   * warns about unknown `[X-Fleet]` keys. The unit is then created without a desired state,
+   * so it is `inactive`.
    */
-  async create(name: string, unitFile: UnitFile, turn: JobTurn): Promise<void> {
+  checkCreation(name: string, unitFile: UnitFile): void {
     const nameError = validateSubmittedUnitName(name);
     if (nameError !== null) throw new Error(nameError);
     const optionsError = validateUnitOptions(unitFile.options);
@@ -346,13 +347,6 @@ class UnitCreator {
         `Unit ${name}: unrecognized requirement in [X-Fleet] section: ${quoteString(unknown)}`,
       );
     }
-    await turn.mayWrite();
-    try {
-      await this.context.client.createUnit({ name, options: [...unitFile.options] });
-    } catch (err) {
-      throw new Error(`failed creating unit ${name}: ${errorMessage(err)}`);
-    }
-    this.context.log.debug(LOG_SOURCE, `Created Unit(${name}) in Registry`);
   }
 }
 

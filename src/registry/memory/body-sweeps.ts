@@ -1,6 +1,7 @@
 import { RegistryKeys } from '../keys.js';
 import type { BodySweeps } from '../ports.js';
 import { decodeRecord, unitRecordSchema } from '../records.js';
+import { heldHashesOf } from '../rollout-ops.js';
 import type { MemoryStore } from './store.js';
 
 /**
@@ -36,7 +37,10 @@ export class MemoryBodySweeps implements BodySweeps {
     await this.running;
   }
 
-  /** Removes every body no unit record references; nothing while a record is unreadable. */
+  /**
+   * Removes every body no unit record references and no rollout holds; nothing while a
+   * record is unreadable.
+   */
   sweep(): number {
     const { kvs: units, revision } = this.store.range(this.keys.unitsPrefix);
     const referenced = new Set<string>();
@@ -46,6 +50,11 @@ export class MemoryBodySweeps implements BodySweeps {
       } catch {
         return 0;
       }
+    }
+    for (const { key, value } of this.store.range(this.keys.rolloutsPrefix, revision).kvs) {
+      const hashes = heldHashesOf(key, value);
+      if (hashes === null) return 0;
+      for (const hash of hashes) referenced.add(hash);
     }
     let removed = 0;
     for (const { key } of this.store.range(this.keys.unitFilesPrefix, revision).kvs) {

@@ -13,6 +13,7 @@ import { MemoryMachineCordons } from './machine-cordons.js';
 import { MemoryMachineMetadataWrites } from './machine-metadata-writes.js';
 import { MemoryMachinePresence } from './machine-presence.js';
 import { memoryMirrorSource } from './mirror-source.js';
+import { MemoryRolloutRecords } from './rollout-records.js';
 import { MemoryStatePublications } from './state-publications.js';
 import type { MemoryStore } from './store.js';
 import { MemoryUnitBodies } from './unit-bodies.js';
@@ -43,6 +44,7 @@ export function openMemoryRegistry(
     machines,
     cordons: new MemoryMachineCordons(store, keys, onBadRecord),
     drainProgress: new MemoryDrainProgress(store, keys),
+    rollouts: new MemoryRolloutRecords(store, keys, onBadRecord),
     bodies,
     unitFileCollector: new MemoryBodySweeps(store, keys),
     scheduleWriter: new MemoryFencedScheduleWrites(store, keys),

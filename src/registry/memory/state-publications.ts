@@ -1,6 +1,7 @@
 import type { RegistryKeys } from '../keys.js';
 import type { StateUpdate } from '../model.js';
-import type { PresenceLease, StatePublications } from '../ports.js';
+import type { PresenceLease, RolloutHealth, StatePublications } from '../ports.js';
+import { healthReportOp } from '../rollout-ops.js';
 import { stateUpdateTxns } from '../txn-ops.js';
 import type { MemoryStore } from './store.js';
 
@@ -16,5 +17,10 @@ export class MemoryStatePublications implements StatePublications {
     for (const ops of stateUpdateTxns(this.keys, this.lease, updates)) {
       this.store.txn({ compare: [], success: ops });
     }
+  }
+
+  async publishHealth(unit: string, report: RolloutHealth | null): Promise<void> {
+    const op = healthReportOp(this.keys, this.lease, unit, report);
+    this.store.txn({ compare: [], success: [op] });
   }
 }

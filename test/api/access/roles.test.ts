@@ -23,6 +23,14 @@ describe('what a request asks to do', () => {
     ['POST', '/fleet/ext/v1/batch', { kind: 'batch' }],
     ['PUT', '/fleet/ext/v1/batch', { kind: 'admin' }],
     ['POST', '/fleet/ext/v1/batch/x', { kind: 'admin' }],
+    ['POST', '/fleet/ext/v1/rollouts', { kind: 'rollout' }],
+    ['POST', '/fleet/ext/v1/rollouts/r1/resume', { kind: 'rollout' }],
+    ['POST', '/fleet/ext/v1/rollouts/r1/abort', { kind: 'rollout' }],
+    ['GET', '/fleet/ext/v1/rollouts/r1', { kind: 'read' }],
+    ['POST', '/fleet/ext/v1/rollouts/r1', { kind: 'admin' }],
+    ['POST', '/fleet/ext/v1/rollouts/r1/other', { kind: 'admin' }],
+    ['POST', '/fleet/ext/v1/rollouts//abort', { kind: 'admin' }],
+    ['DELETE', '/fleet/ext/v1/rollouts/r1', { kind: 'admin' }],
     [
       'GET',
       '/fleet/ext/v1/units/web-1.service/status',
@@ -57,6 +65,7 @@ describe('role decisions: admin ⊃ operate ⊃ read, operate optionally limited
   const writeDb: RequestedAction = { kind: 'unit-write', unit: 'db.service' };
   const patch: RequestedAction = { kind: 'admin' };
   const batch: RequestedAction = { kind: 'batch' };
+  const rollout: RequestedAction = { kind: 'rollout' };
 
   it.each([
     ['read', [read], list, true],
@@ -76,6 +85,9 @@ describe('role decisions: admin ⊃ operate ⊃ read, operate optionally limited
     ['read', [read], batch, false],
     ['operate web-*', [operateWeb], batch, true],
     ['admin', [admin], batch, true],
+    ['read', [read], rollout, false],
+    ['operate web-*', [operateWeb], rollout, true],
+    ['admin', [admin], rollout, true],
   ] as const)('%s on %j: %s', (_name, grants, action, expected) => {
     expect(grantsAllow(grants, action)).toBe(expected);
   });
