@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { errorMessage } from '../error-message.js';
 import type { ApiEndpoint } from './endpoint.js';
 import { googleApiError } from './googleapi-error.js';
-import { errorReply } from './response-schemas.js';
+import { isUnknownPathAnswer } from './not-served.js';
 import type { Transport } from './transport.js';
 
 /**
@@ -37,7 +37,7 @@ export async function followEventStream(
   const response = await transport.stream(eventsUrl(endpoint, since), signal);
   if (response.status !== 200) {
     const body = await readAll(response.body);
-    if (response.status === 404 && isUnknownPathAnswer(body)) return 'not-served';
+    if (isUnknownPathAnswer(response.status, body)) return 'not-served';
     throw googleApiError(response.status, body);
   }
   try {
@@ -45,16 +45,6 @@ export async function followEventStream(
     return 'ended';
   } catch (err) {
     throw new EventStreamCutError(errorMessage(response.describe(err as Error)));
-  }
-}
-
-/** fleet's catch-all answer: `{"error":{"code":404,"message":""}}`. */
-function isUnknownPathAnswer(body: string): boolean {
-  try {
-    const reply = errorReply(JSON.parse(body));
-    return reply !== null && reply.code === 404 && reply.message === '';
-  } catch {
-    return false;
   }
 }
 

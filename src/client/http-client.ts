@@ -4,11 +4,8 @@ import { readFirstJsonValue } from '../go/json-value.js';
 import { type ApiEndpoint, escapePathParameter, parseEndpoint } from './endpoint.js';
 import { type EventStreamEnd, followEventStream } from './event-stream.js';
 import { GoogleApiError, googleApiError } from './googleapi-error.js';
-import {
-  httpMachineCordons,
-  isUnknownPathAnswer,
-  type MachineCordonsClient,
-} from './machine-cordons.js';
+import { httpMachineCordons, type MachineCordonsClient } from './machine-cordons.js';
+import { isUnknownPathAnswer } from './not-served.js';
 import {
   machinePageSchema,
   type ResponsePage,
@@ -120,7 +117,7 @@ class HttpFleetClient implements FleetClient {
     if (!this.batchServed) throw new BatchNotServedError();
     const url = this.endpoint.baseUrl.replace(/fleet\/v1\/$/, 'fleet/ext/v1/batch');
     const response = await this.transport.send('POST', url, batchBody(units));
-    if (response.status === 404 && isUnknownPathAnswer(response.body)) {
+    if (isUnknownPathAnswer(response.status, response.body)) {
       this.batchServed = false;
       throw new BatchNotServedError();
     }

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { ApiEndpoint } from './endpoint.js';
 import { escapePathParameter } from './endpoint.js';
 import { googleApiError } from './googleapi-error.js';
-import { errorReply } from './response-schemas.js';
+import { isUnknownPathAnswer, NOT_SERVED } from './not-served.js';
 import type { Transport } from './transport.js';
 
 const drainSchema = z.object({
@@ -27,9 +27,6 @@ export type MachineCordonState = z.infer<typeof cordonStateSchema>;
 export type DrainState = z.infer<typeof drainSchema>;
 
 const cordonListSchema = z.object({ machines: z.array(cordonStateSchema) });
-
-/** A server that answered the original fleet's 404: it has no cordons. */
-export const NOT_SERVED = 'not-served';
 
 /**
  * Ours: cordons and drains over `/fleet/ext/v1/machines` (docs/api-v1.md). Each call
@@ -56,7 +53,7 @@ export function httpMachineCordons(
     `${base}/${escapePathParameter(machineID)}/${action}`;
   const call = async (method: string, url: string, body?: string) => {
     const response = await transport.send(method, url, body);
-    if (response.status === 404 && isUnknownPathAnswer(response.body)) return NOT_SERVED;
+    if (isUnknownPathAnswer(response.status, response.body)) return NOT_SERVED;
     return response;
   };
   return {
@@ -91,16 +88,6 @@ export function httpMachineCordons(
       return 'done';
     },
   };
-}
-
-/** fleet's catch-all answer: `{"error":{"code":404,"message":""}}`. */
-export function isUnknownPathAnswer(body: string): boolean {
-  try {
-    const reply = errorReply(JSON.parse(body));
-    return reply !== null && reply.code === 404 && reply.message === '';
-  } catch {
-    return false;
-  }
 }
 
 /**

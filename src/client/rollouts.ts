@@ -3,7 +3,8 @@ import type { UnitOption } from '../unit/deserialize.js';
 import type { ApiEndpoint } from './endpoint.js';
 import { escapePathParameter } from './endpoint.js';
 import { googleApiError } from './googleapi-error.js';
-import { isUnknownPathAnswer, NOT_SERVED, ResponseShapeMismatch } from './machine-cordons.js';
+import { ResponseShapeMismatch } from './machine-cordons.js';
+import { isUnknownPathAnswer, NOT_SERVED } from './not-served.js';
 import type { Transport } from './transport.js';
 
 const stepSchema = z.object({
@@ -61,7 +62,7 @@ export function httpRollouts(transport: Transport, endpoint: ApiEndpoint): Rollo
     body?: string,
   ): Promise<T | typeof NOT_SERVED> => {
     const response = await transport.send(method, url, body);
-    if (response.status === 404 && isUnknownPathAnswer(response.body)) return NOT_SERVED;
+    if (isUnknownPathAnswer(response.status, response.body)) return NOT_SERVED;
     if (response.status < 200 || response.status > 299) {
       throw googleApiError(response.status, response.body);
     }

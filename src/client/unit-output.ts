@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { errorMessage } from '../error-message.js';
 import { type ApiEndpoint, escapePathParameter } from './endpoint.js';
 import { googleApiError } from './googleapi-error.js';
-import { errorReply } from './response-schemas.js';
+import { isUnknownPathAnswer } from './not-served.js';
 import type { Transport } from './transport.js';
 
 /**
@@ -98,7 +98,7 @@ export async function runUnitOutput(
   const response = await transport.stream(unitOutputUrl(endpoint, request), signal);
   if (response.status !== 200) {
     const body = await readAll(response.body);
-    if (response.status === 404 && isUnknownPathAnswer(body)) return { served: false };
+    if (isUnknownPathAnswer(response.status, body)) return { served: false };
     throw googleApiError(response.status, body);
   }
   try {
@@ -107,17 +107,6 @@ export async function runUnitOutput(
     if (err instanceof StreamCutError) throw err;
     throw new StreamCutError(errorMessage(response.describe(err as Error)));
   }
-}
-
-/** fleet's catch-all answer: `{"error":{"code":404,"message":""}}`. */
-function isUnknownPathAnswer(body: string): boolean {
-  let reply: ReturnType<typeof errorReply>;
-  try {
-    reply = errorReply(JSON.parse(body));
-  } catch {
-    return false;
-  }
-  return reply !== null && reply.code === 404 && reply.message === '';
 }
 
 async function readAll(body: IncomingMessage): Promise<string> {

@@ -1,4 +1,4 @@
-import { NOT_SERVED } from '../../client/machine-cordons.js';
+import { NOT_SERVED } from '../../client/not-served.js';
 import { errorMessage } from '../../error-message.js';
 import type { CommandRun } from '../context.js';
 import { cordonsOf, findMachine, notSupported, oneMachine } from '../machines/cordons.js';

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type DrainState, NOT_SERVED } from '../../client/machine-cordons.js';
+import type { DrainState } from '../../client/machine-cordons.js';
+import { NOT_SERVED } from '../../client/not-served.js';
 import { errorMessage } from '../../error-message.js';
 import type { CommandRun } from '../context.js';
 import { cordonsOf, findMachine, notSupported, oneMachine } from '../machines/cordons.js';

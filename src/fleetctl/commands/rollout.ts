@@ -1,6 +1,6 @@
 import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { NOT_SERVED } from '../../client/machine-cordons.js';
+import { NOT_SERVED } from '../../client/not-served.js';
 import type { RolloutRequest, RolloutState, RolloutsClient } from '../../client/rollouts.js';
 import { errorMessage } from '../../error-message.js';
 import { parseGoDuration } from '../../go/duration.js';

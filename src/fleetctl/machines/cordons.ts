@@ -1,8 +1,5 @@
-import {
-  type MachineCordonState,
-  type MachineCordonsClient,
-  NOT_SERVED,
-} from '../../client/machine-cordons.js';
+import type { MachineCordonState, MachineCordonsClient } from '../../client/machine-cordons.js';
+import { NOT_SERVED } from '../../client/not-served.js';
 import type { CommandContext } from '../context.js';
 
 const NOT_SUPPORTED = 'Cordon and drain are not supported by this server\n';
