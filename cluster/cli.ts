@@ -291,6 +291,9 @@ function printUp(state: ClusterState): void {
       `CA:        ${state.pki?.ca ?? ''}\n` +
       `admin:     --cert-file ${secure.cert} --key-file ${secure.key}\n` +
       `operate:   FLEETCTL_TOKEN_FILE=${secure.tokenFile}\n` +
+      (secure.dashboard === undefined
+        ? ''
+        : `dashboard: ${secure.dashboard} token: ${secure.tokenFile}\n`) +
       `fleetctl:  npm run cluster --${flag} fleetctl -- list-machines   (as admin)\n` +
       `           npm run cluster --${flag} fleetctl --token -- list-units   (the operate token)\n` +
       `      or:  ${FLEETCTL} --endpoint ${first.endpoint} list-machines   (unix socket)\n` +

@@ -51,8 +51,11 @@ export interface ClusterState {
   conformance?: boolean;
   /** The cluster CA's certificate and the directory of every certificate made for it. */
   pki?: { dir: string; ca: string };
-  /** With `up --secure`: the admin client certificate and the operate token's file. */
-  secure?: { cert: string; key: string; tokenFile: string };
+  /**
+   * With `up --secure`: the admin client certificate, the operate token's file and the
+   * dashboard's address on the host's 127.0.0.1.
+   */
+  secure?: { cert: string; key: string; tokenFile: string; dashboard?: string };
   machines: MachineState[];
   createdAt: string;
 }

@@ -15,6 +15,7 @@ import {
   type ClusterOptions,
   conformanceOptions,
 } from './cluster.js';
+import { type DashboardForward, forwardDashboard } from './dashboard-forwarder.js';
 import {
   type ClusterState,
   type ControlReply,
@@ -50,6 +51,7 @@ writeState(stateDir, state);
 
 let cluster: Cluster | undefined;
 let server: Server | undefined;
+let dashboard: DashboardForward | undefined;
 let leaving = false;
 
 /** Removes everything (synchronously, as from a signal handler) and exits. */
@@ -57,6 +59,7 @@ function leave(code: number, why: string): never {
   leaving = true;
   log(`leaving: ${why}`);
   server?.close();
+  dashboard?.relay.kill();
   teardownSync();
   rmSync(stateDir, { recursive: true, force: true });
   process.exit(code);
@@ -206,6 +209,11 @@ async function main(): Promise<void> {
   state.etcd = cluster.etcdEndpoint;
   state.keyPrefix = cluster.keys.prefix;
   state.conformance = request.conformance;
+  const first = [...cluster.machines.values()][0];
+  if (request.secure === true && state.secure !== undefined && first !== undefined) {
+    dashboard = await forwardDashboard(cluster.network.netns, first.tlsEndpoint);
+    state.secure.dashboard = dashboard.address;
+  }
   record();
   log(`cluster ${request.cluster} is up (harness ${cluster.network.netns})`);
   watchForRemoval(cluster);

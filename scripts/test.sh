@@ -5,7 +5,8 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/prerequisites.sh
 
-ensure_prerequisites || exit 1
+# chromium: the dashboard's functional test drives it headless.
+ensure_prerequisites chromium || exit 1
 
 results_dir=.test-results
 rm -rf "$results_dir" && mkdir -p "$results_dir"

@@ -1,6 +1,8 @@
 // `npm run cluster`, the local-cluster command the quick start and the benchmarks use, driven as
 // a person drives it: up, ls, fleetctl, stop-fleet, kill, down. Pins what scripts read from it.
-import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { get } from 'node:https';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -35,6 +37,48 @@ function clusterCommand(name: string, ...args: string[]): Promise<RunResult> {
 
 function cluster(...args: string[]): Promise<RunResult> {
   return clusterCommand(NAME, ...args);
+}
+
+/**
+ * A GET over TLS from the host, trusting `ca`; the certificate names the machine, not the
+ * forwarded 127.0.0.1, so only its chain is checked.
+ */
+function getOverTls(
+  url: string,
+  ca: string,
+  token?: string,
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = get(
+      url,
+      {
+        ca: readFileSync(ca),
+        checkServerIdentity: () => undefined,
+        headers: token === undefined ? {} : { Authorization: `Bearer ${token}` },
+      },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          body += chunk;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      },
+    );
+    req.on('error', reject);
+  });
+}
+
+/** Whether something accepts connections on the host's 127.0.0.1 at `port`. */
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
 }
 
 /** Permission bits of a file, as `0600`. */
@@ -73,6 +117,7 @@ describe.skipIf(unavailable !== undefined)('the local-cluster command', () => {
     expect(machineLines).toHaveLength(2);
     for (const line of machineLines) expect(line).toMatch(MACHINE_LINE);
     expect(up.stdout).toContain(`npm run cluster -- --cluster ${NAME} fleetctl -- list-machines`);
+    expect(up.stdout).not.toContain('dashboard:');
   });
 
   it('ls prints no header, one line per machine with its state', async () => {
@@ -225,5 +270,26 @@ describe.skipIf(unavailable !== undefined)('the local-cluster command with --sec
     expect(audit.find((l) => l.includes('action=unit.delete'))).toContain(
       'who=token:cluster-operator ',
     );
+  });
+
+  it('up --secure forwards a port on the host to the dashboard, and down closes it', async () => {
+    const state = readState(clusterStateDir(name));
+    const tokenFile = state?.secure?.tokenFile ?? '';
+    const line = up.stdout.split('\n').find((l) => l.startsWith('dashboard: '));
+    const match = /^dashboard: (https:\/\/127\.0\.0\.1:(\d+)\/ui\/) token: (.+)$/.exec(line ?? '');
+    expect(match?.[3], up.stdout).toBe(tokenFile);
+    const [, address = '', port = ''] = match ?? [];
+    const ca = state?.pki?.ca ?? '';
+    const page = await getOverTls(address, ca);
+    expect([page.status, page.body]).toEqual([
+      200,
+      expect.stringContaining('<title>fleet dashboard</title>'),
+    ]);
+    const token = readFileSync(tokenFile, 'utf8').trim();
+    const api = await getOverTls(new URL('/fleet/v1/machines', address).href, ca, token);
+    expect(api.status).toBe(200);
+    const down = await clusterCommand(name, 'down');
+    expect(down.code, show(down)).toBe(0);
+    expect(await accepts(Number(port))).toBe(false);
   });
 });

@@ -4,6 +4,7 @@
 DEBIAN_PACKAGES=(etcd-server etcd-client openssl iproute2 util-linux procps systemd dbus curl openssh-server sudo)
 MINIMUM_NODE_MAJOR=20
 
+# Arguments: more Debian packages this command needs (the tests: chromium, for the dashboard).
 ensure_prerequisites() {
   if [ "$(id -u)" -ne 0 ]; then
     echo "Run this as root: it installs Debian packages and boots test machines." >&2
@@ -14,7 +15,7 @@ ensure_prerequisites() {
     return 1
   fi
   local missing=()
-  for package in "${DEBIAN_PACKAGES[@]}"; do
+  for package in "${DEBIAN_PACKAGES[@]}" "$@"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' || missing+=("$package")
   done
   if [ "${#missing[@]}" -gt 0 ]; then

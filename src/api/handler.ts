@@ -14,6 +14,7 @@ import { JSON_CONTENT_TYPE, sendError } from './respond.js';
 import { unitsBatch } from './routes/batch.js';
 import type { ApiContext } from './routes/context.js';
 import { cordonsCollection, machineCordon } from './routes/cordons.js';
+import { dashboardAssets } from './routes/dashboard.js';
 import { eventStream } from './routes/events.js';
 import { machinesCollection } from './routes/machines.js';
 import { rolloutItem, rolloutsCollection } from './routes/rollouts.js';
@@ -41,6 +42,8 @@ export interface ApiHandlerOptions {
    * it those paths answer fleet's 404.
    */
   reports?: Omit<UnitReports, 'hop'>;
+  /** Ours: the dashboard's built assets, served at `/ui/` (default: dist/ui). */
+  dashboardDir?: string;
   log: Logger;
 }
 
@@ -97,6 +100,10 @@ export function createApiHandler(options: ApiHandlerOptions): RequestListener {
   }
   // Ours, not fleet's: everything we add to the API lives under /fleet/ext/v1.
   app.all('/fleet/ext/v1/batch', (req: Request, res: Response) => unitsBatch(ctx, req, res));
+  const dashboard = dashboardAssets(options.dashboardDir);
+  app.all(['/ui', '/ui/', '/ui/:file'], (req: Request, res: Response) =>
+    dashboard(req, res, req.path),
+  );
   app.all('/fleet/ext/v1/rollouts', (req: Request, res: Response) =>
     rolloutsCollection(ctx, req, res),
   );

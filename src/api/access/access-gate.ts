@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
 import { sendError } from '../respond.js';
+import { isDashboardPath } from '../routes/dashboard.js';
 import { servedOnOf } from '../served-on.js';
 import type { AccessList } from './access-file.js';
 import {
@@ -92,6 +93,12 @@ export function createAccessGate(options: AccessGateOptions) {
       );
       return;
     }
+    if (isDashboardAssetRequest(req)) {
+      // A browser cannot send a bearer token when it loads a page: the page and its scripts
+      // hold no cluster data, the person types the token into it and every API call checks it.
+      next();
+      return;
+    }
     if (!served.tls) {
       // api_insecure_tcp: fleet's own behaviour, which the start-up warning spelt out.
       callers.set(req, { who: remote, grants: FULL_RIGHTS });
@@ -118,6 +125,10 @@ export function createAccessGate(options: AccessGateOptions) {
     const path = pathOf(req);
     const method = req.method ?? '';
     const action = requestedAction(method, segmentsOf(path));
+    if (caller === undefined && isDashboardAssetRequest(req)) {
+      next();
+      return;
+    }
     if (caller === undefined) {
       refuse(req, res, 'unknown', 401, 'caller not identified');
       return;
@@ -166,6 +177,10 @@ function presentedCertificate(socket: TLSSocket): PresentedCertificate | null {
     ),
   );
   return { verified: true, subject };
+}
+
+function isDashboardAssetRequest(req: IncomingMessage): boolean {
+  return (req.method === 'GET' || req.method === 'HEAD') && isDashboardPath(pathOf(req));
 }
 
 /** The decoded path: after `routeOnDecodedPath`, each segment is one encoded segment. */

@@ -102,7 +102,11 @@ export interface SecureApi {
   close(): Promise<void>;
 }
 
-export async function startSecureApi(etcd: Etcd3, pki: Pki): Promise<SecureApi> {
+export async function startSecureApi(
+  etcd: Etcd3,
+  pki: Pki,
+  options: { dashboardDir?: string } = {},
+): Promise<SecureApi> {
   const lines: Array<Record<string, unknown>> = [];
   const log = pino(
     { level: 'debug' },
@@ -128,6 +132,7 @@ export async function startSecureApi(etcd: Etcd3, pki: Pki): Promise<SecureApi> 
       accessList: () => holder.current(),
       ownNames: () => new Set(['localhost', '127.0.0.1', '::1', 'fleet.test']),
     },
+    ...options,
     log,
   });
   const socketPath = join(dir, 'fleet.sock');
