@@ -89,19 +89,3 @@ export function httpMachineCordons(
     },
   };
 }
-
-/**
- * Cordons reached through a driver created at its first call; a driver without them (the
- * in-memory ones of tests) answers as an original fleetd would.
- */
-export function lazyMachineCordons(
-  cordons: () => Promise<MachineCordonsClient | undefined>,
-): MachineCordonsClient {
-  return {
-    list: async () => (await cordons())?.list() ?? NOT_SERVED,
-    cordon: async (machineID) => (await cordons())?.cordon(machineID) ?? NOT_SERVED,
-    uncordon: async (machineID) => (await cordons())?.uncordon(machineID) ?? NOT_SERVED,
-    drain: async (machineID, maxParallel) =>
-      (await cordons())?.drain(machineID, maxParallel) ?? NOT_SERVED,
-  };
-}

@@ -89,17 +89,3 @@ export function httpRollouts(transport: Transport, endpoint: ApiEndpoint): Rollo
     abort: (id) => rollout('POST', item(id, 'abort')),
   };
 }
-
-/**
- * Rollouts reached through a driver created at its first call; a driver without them (the
- * in-memory ones of tests) answers as an original fleetd would.
- */
-export function lazyRollouts(rollouts: () => Promise<RolloutsClient | undefined>): RolloutsClient {
-  return {
-    start: async (request) => (await rollouts())?.start(request) ?? NOT_SERVED,
-    list: async () => (await rollouts())?.list() ?? NOT_SERVED,
-    get: async (id) => (await rollouts())?.get(id) ?? NOT_SERVED,
-    resume: async (id) => (await rollouts())?.resume(id) ?? NOT_SERVED,
-    abort: async (id) => (await rollouts())?.abort(id) ?? NOT_SERVED,
-  };
-}

@@ -1,8 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { Duplex } from 'node:stream';
 import type { EtcdDriverOptions } from '../../client/etcd-driver.js';
-import { lazyMachineCordons } from '../../client/machine-cordons.js';
-import { lazyRollouts } from '../../client/rollouts.js';
 import type { FleetClient } from '../../client/types.js';
 import { BatchNotServedError } from '../../client/unit-batch.js';
 import { errorMessage } from '../../error-message.js';
@@ -14,6 +12,7 @@ import { DEFAULT_ENDPOINT } from '../args/specs.js';
 import type { Logger } from '../log.js';
 import type { Output } from '../output.js';
 import { type SshConnector, type SshOptions, tunnelAddress } from '../remote/ssh.js';
+import { lazyMachineCordons, lazyRollouts } from './lazy-extensions.js';
 import { readTokenFile } from './token-file.js';
 import { latestVersion, versionWarning } from './version-check.js';
 
