@@ -195,9 +195,8 @@ function startGeneration(config: FleetConfig, shared: Shared): Generation {
   });
   // The API (express and its routes, 2 to 3 MB resident) loads on the first request: a
   // fleetd that no fleetctl talks to never needs it.
-  let handler: Promise<RequestListener> | null = null;
-  const serve: RequestListener = (req, res) => {
-    handler ??= import('../api/handler.js').then(({ createApiHandler }) =>
+  const serve = loadedOnFirstRequest('API', log, () =>
+    import('../api/handler.js').then(({ createApiHandler }) =>
       createApiHandler({
         registry,
         version: FLEET_VERSION,
@@ -208,17 +207,10 @@ function startGeneration(config: FleetConfig, shared: Shared): Generation {
         reports: { machineID: shared.machineID, forwarder: shared.forwarder },
         log,
       }),
-    );
-    handler
-      .then((listener) => listener(req, res))
-      .catch((err: unknown) => {
-        log.error({ err }, 'Unable to load the API');
-        res.destroy();
-      });
-  };
-  let peerHandler: Promise<RequestListener> | null = null;
-  const servePeer: RequestListener = (req, res) => {
-    peerHandler ??= import('../api/peer-handler.js').then(({ createPeerHandler }) =>
+    ),
+  );
+  const servePeer = loadedOnFirstRequest('peer API', log, () =>
+    import('../api/peer-handler.js').then(({ createPeerHandler }) =>
       createPeerHandler({
         registry,
         machineID: shared.machineID,
@@ -226,15 +218,27 @@ function startGeneration(config: FleetConfig, shared: Shared): Generation {
         available: () => server.available,
         log,
       }),
-    );
-    peerHandler
+    ),
+  );
+  return { config, registry, server, handler: serve, peerHandler: servePeer };
+}
+
+/** A listener whose handler is loaded by its first request; a failed load drops the request. */
+function loadedOnFirstRequest(
+  what: string,
+  log: Logger,
+  load: () => Promise<RequestListener>,
+): RequestListener {
+  let handler: Promise<RequestListener> | null = null;
+  return (req, res) => {
+    handler ??= load();
+    handler
       .then((listener) => listener(req, res))
       .catch((err: unknown) => {
-        log.error({ err }, 'Unable to load the peer API');
+        log.error({ err }, `Unable to load the ${what}`);
         res.destroy();
       });
   };
-  return { config, registry, server, handler: serve, peerHandler: servePeer };
 }
 
 main(process.argv.slice(2)).then(
